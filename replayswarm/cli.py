@@ -1,0 +1,248 @@
+"""The command line: thin click commands. The one place that maps errors to exit codes.
+
+Heavy imports (mitmproxy, gevent, Flask) happen inside the commands that need them, so
+`replayswarm --help` stays fast and imports neither gevent nor mitmproxy.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import __version__
+from .config import load_defaults
+from .db import DEFAULT_URL, open_db
+from .errors import ReplayswarmError, UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_option(f: F) -> F:
+    return click.option(
+        "--db",
+        envvar="REPLAYSWARM_DB",
+        default=DEFAULT_URL,
+        show_default=True,
+        metavar="URL",
+        help="SQLAlchemy URL or SQLite file path [env REPLAYSWARM_DB].",
+    )(f)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "REPLAYSWARM"})
+@click.version_option(__version__, prog_name="replayswarm")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Record real browsing through a proxy, replay it as a swarm of virtual users, compare runs."""
+    assert isinstance(ctx.command, click.Group)
+    ctx.default_map = load_defaults(ctx.command)
+
+
+# -- record ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--name", required=True, help="Name of the new recording (unique).")
+@click.option("--listen-host", default="127.0.0.1", show_default=True, help="Address the proxy listens on.")
+@click.option("--listen-port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--allow", multiple=True, metavar="HOST", help="Record only this host (repeatable; `*.example.com`, `host:port`). Others pass through untouched.")
+@click.option("--confdir", default="~/.mitmproxy", show_default=True, help="Where mitmproxy keeps its CA certificate.")
+@click.option("--ssl-insecure", is_flag=True, help="Do not verify the certificates of upstream servers.")
+@click.option("--ui-port", default=8089, show_default=True, type=click.IntRange(1, 65535), help="replayswarm UI port, never proxied to.")
+@click.option("--body-cap", default=1 << 20, show_default=True, type=click.IntRange(0), help="Bytes of a text body kept; larger bodies keep size and hash.")
+@click.option("--allow-remote-clients", is_flag=True, help="Accept proxy clients that are not on loopback.")
+@db_option
+def record(
+    name: str,
+    listen_host: str,
+    listen_port: int,
+    allow: tuple[str, ...],
+    confdir: str,
+    ssl_insecure: bool,
+    ui_port: int,
+    body_cap: int,
+    allow_remote_clients: bool,
+    db: str,
+) -> None:
+    """Record browsing through an HTTP(S) proxy until Ctrl-C."""
+    from .record.proxy import ProxySettings
+    from .record.proxy import record as run_proxy
+    from .record.store import summaries
+
+    engine = open_db(db)
+    settings = ProxySettings(
+        listen_host=listen_host,
+        listen_port=listen_port,
+        allow=allow,
+        confdir=confdir,
+        ssl_insecure=ssl_insecure,
+        ui_port=ui_port,
+        body_cap=body_cap,
+        allow_remote_clients=allow_remote_clients,
+    )
+    result = run_proxy(engine, name, settings, announce=lambda line: click.echo(line, err=True))
+    summary = summaries(engine, name)[0]
+    hosts = ", ".join(summary.hosts) or "none"
+    click.echo(
+        f"Recorded {summary.flows} flows from {len(summary.hosts)} host(s) ({hosts}) "
+        f"in {result.duration:.1f}s as {name!r}."
+    )
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--name", required=True, help="Name of the new recording (unique).")
+@db_option
+def import_(files: tuple[str, ...], name: str, db: str) -> None:
+    """Import HAR 1.2 files or mitmproxy dumps as one recording."""
+    from .record.importer import import_files
+
+    engine = open_db(db)
+    source, count = import_files(engine, files, name)
+    click.echo(f"Imported {count} flows from {len(files)} file(s) as {name!r} (source {source}).")
+
+
+# -- inspecting ------------------------------------------------------------------------------
+
+
+@cli.command()
+@json_option
+@db_option
+def recordings(as_json: bool, db: str) -> None:
+    """List recordings."""
+    from .record.store import summaries
+
+    rows = summaries(open_db(db))
+    if as_json:
+        _print_json([r.as_dict() for r in rows])
+        return
+    table = _table("name", "source", "created", "flows", "hosts", "duration")
+    for r in rows:
+        table.add_row(r.name, r.source, r.created, str(r.flows), ", ".join(r.hosts), f"{r.duration:.1f}s")
+    _print_table(table, empty="No recordings yet: `replayswarm record --name NAME` or `replayswarm import FILE --name NAME`.")
+
+
+@cli.command("recording")
+@click.argument("name")
+@json_option
+@click.option("--delete", is_flag=True, help="Delete the recording and its flows.")
+@db_option
+def recording_(name: str, as_json: bool, delete: bool, db: str) -> None:
+    """Show a recording's flows (secrets masked), or delete it."""
+    from .record.show import flow_view
+    from .record.store import delete_recording, get_recording
+
+    engine = open_db(db)
+    if delete:
+        count = delete_recording(engine, name)
+        click.echo(f"Deleted recording {name!r} and its {count} flows.")
+        return
+    summary, flows = get_recording(engine, name)
+    views = [flow_view(f) for f in flows]
+    if as_json:
+        _print_json({**summary.as_dict(), "flows": views})
+        return
+    click.echo(f"{summary.name}: {summary.flows} flows from {', '.join(summary.hosts) or 'no hosts'} ({summary.source}, {summary.created})")
+    table = _table("#", "+s", "method", "url", "status", "type", "bytes", "ms")
+    first = flows[0].started if flows else 0.0
+    for f, v in zip(flows, views):
+        ms = f"{(f.ended - f.started) * 1000:.0f}" if f.ended is not None else ""
+        status = str(f.status) if f.status is not None else f"error: {f.error}"
+        kind = v["content_type"] or "" if f.kind == "http" else f"{f.kind} (not replayable)"
+        table.add_row(str(f.seq), f"{f.started - first:.2f}", f.method, v["url"], status, kind.split(";")[0], str(f.response_size), ms)
+    _print_table(table, empty="(no flows)")
+
+
+# -- database --------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Manage the database schema."""
+
+
+@db.command("upgrade")
+@db_option
+def db_upgrade(db: str) -> None:
+    """Create or upgrade the schema to this version of replayswarm."""
+    from .db.engine import make_engine
+    from .db.migrate import upgrade
+
+    engine = make_engine(db)
+    before, after = upgrade(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        click.echo(f"{where}: schema {after}, up to date.")
+    else:
+        click.echo(f"{where}: schema {before or 'empty'} -> {after}.")
+
+
+# -- output helpers --------------------------------------------------------------------------
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _table(*columns: str) -> Any:
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _print_table(table: Any, empty: str) -> None:
+    from rich.console import Console
+
+    if table.row_count == 0:
+        click.echo(empty)
+        return
+    Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(table)
+
+
+# -- entry point -----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; errors become one line on stderr and an exit code (2 bad input, 1 failure)."""
+    try:
+        result = cli.main(args=argv, prog_name="replayswarm", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        context = f"{exc.ctx.command_path}: " if getattr(exc, "ctx", None) else ""
+        click.echo(f"Error: {context}{exc.format_message()}", err=True)
+        sys.exit(2)
+    except ReplayswarmError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        click.echo(f"Error: database: {reason}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Engines and transactions.
+
+SQLite is the embedded default: WAL so the UI can read while a run writes, a busy timeout so
+short lock waits are not errors, and writers that take the write lock when their transaction
+begins (BEGIN IMMEDIATE) so two writers never deadlock upgrading a read lock.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session
+
+from ..errors import UserError
+
+DEFAULT_URL = "sqlite:///replayswarm.db"
+BUSY_TIMEOUT_MS = 5000
+_WRITE = "replayswarm_write"
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    return None if database in (None, "", ":memory:") else database
+
+
+def normalize_url(url: str) -> str:
+    """Accept a bare file path as shorthand for a SQLite database."""
+    if "://" not in url:
+        return f"sqlite:///{url}"
+    return url
+
+
+def make_engine(url: str = DEFAULT_URL) -> Engine:
+    url = normalize_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UserError(f"--db {url!r} is not a database URL") from None
+    path = sqlite_path(url)
+    if path is not None:
+        _create_private_file(path)
+    try:
+        engine = create_engine(parsed)
+    except Exception as exc:  # unknown dialect, missing driver
+        raise UserError(f"cannot use database {url!r}: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        _tune_sqlite(engine)
+    return engine
+
+
+def _create_private_file(path: str) -> None:
+    # Recordings hold cookies and passwords: the file is readable by its owner only. SQLite
+    # gives its -wal and -shm files the same mode as the database file.
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UserError(f"cannot create database {path!r}: directory {directory!r} does not exist")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise UserError(f"cannot open database {path!r}: {exc.strerror}") from None
+    os.close(fd)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy's "begin" event issue BEGIN, so writers can ask for IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection) -> None:  # type: ignore[no-untyped-def]
+        immediate = connection.get_execution_options().get(_WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Session]:
+    """A session in one write transaction: committed whole on success, rolled back on error."""
+    with Session(engine.execution_options(**{_WRITE: True}), expire_on_commit=False) as session:
+        with session.begin():
+            yield session
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    with Session(engine) as session:
+        yield session

@@ -1,0 +1,153 @@
+"""The recorder: a mitmproxy addon that hands every finished flow to the writer.
+
+It runs in mitmproxy's asyncio loop, so each hook only builds a row and queues it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from mitmproxy import connection, http
+
+from .capture import DEFAULT_BODY_CAP, BodyTap
+from .flows import exchange_from_flow
+
+log = logging.getLogger(__name__)
+
+SEQ = "replayswarm.seq"
+REQUEST_TAP = "replayswarm.request_tap"
+RESPONSE_TAP = "replayswarm.response_tap"
+
+
+def host_pattern(allowed: str) -> str:
+    """`--allow` value → regex over "host:port": `example.com`, `example.com:8443`, `*.example.com`."""
+    # One colon separates a port; more than one is a bare IPv6 address.
+    host, _, port = allowed.partition(":") if allowed.count(":") == 1 else (allowed, "", "")
+    rx = re.escape(host.lower()).replace(r"\*", r"[^:]*")
+    return f"^{rx}:{re.escape(port) if port else r'[0-9]+'}$"
+
+
+def is_loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+@dataclass(frozen=True)
+class RecorderOptions:
+    allow: Sequence[str] = ()
+    # Ports on loopback the proxy will not forward to: replayswarm's UI, and itself.
+    refuse_ports: frozenset[int] = field(default_factory=frozenset)
+    allow_remote_clients: bool = False
+    body_cap: int = DEFAULT_BODY_CAP
+
+
+class Recorder:
+    def __init__(self, options: RecorderOptions, put: Callable[[dict], None], shutdown: Callable[[], None]) -> None:
+        self.options = options
+        self._put = put
+        self._shutdown = shutdown
+        self._allow = [re.compile(host_pattern(a), re.IGNORECASE) for a in options.allow]
+        self._seq = itertools.count(1)
+        self.failed: Exception | None = None
+        self.queued = 0
+
+    # -- connections -------------------------------------------------------------------------
+
+    def client_connected(self, client: connection.Client) -> None:
+        if not self.options.allow_remote_clients and not is_loopback(client.peername[0]):
+            client.error = f"replayswarm only records loopback clients, not {client.peername[0]}"
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if self.failed is not None:
+            # Never pass traffic that cannot be recorded.
+            flow.kill()
+            return
+        request = flow.request
+        if is_loopback_name(request.host) and request.port in self.options.refuse_ports:
+            flow.metadata["replayswarm.refused"] = True
+            return
+        if not self.records(request.host, request.port):
+            return
+        flow.metadata[SEQ] = next(self._seq)
+        if _streams(request, self.options.body_cap):
+            tap = BodyTap(self.options.body_cap)
+            flow.metadata[REQUEST_TAP] = request.stream = tap
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get("replayswarm.refused"):
+            flow.response = http.Response.make(
+                403, b"replayswarm record refuses to proxy to its own ports\n", {"content-type": "text/plain"}
+            )
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if SEQ in flow.metadata and flow.response is not None:
+            # Every response body streams through a tap: the recorder keeps at most the cap.
+            tap = BodyTap(self.options.body_cap)
+            flow.metadata[RESPONSE_TAP] = flow.response.stream = tap
+
+    # -- finished flows ----------------------------------------------------------------------
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is None:  # a WebSocket is stored when it ends
+            self._store(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._store(flow)
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        self._store(flow)
+
+    def _store(self, flow: http.HTTPFlow) -> None:
+        seq = flow.metadata.pop(SEQ, None)
+        if seq is None or self.failed is not None:
+            return
+        exchange = exchange_from_flow(
+            flow,
+            self.options.body_cap,
+            request_tap=flow.metadata.pop(REQUEST_TAP, None),
+            response_tap=flow.metadata.pop(RESPONSE_TAP, None),
+        )
+        self._put(exchange.row(seq))
+        self.queued += 1
+
+    # -- failure -----------------------------------------------------------------------------
+
+    def fail(self, exc: Exception) -> None:
+        """The writer could not store flows: say so and stop the proxy."""
+        if self.failed is None:
+            self.failed = exc
+            log.error("replayswarm: cannot write to the database, stopping the recorder: %s", exc)
+            self._shutdown()
+
+    def records(self, host: str, port: int) -> bool:
+        if not self._allow:
+            return True
+        target = f"{host.lower()}:{port}"
+        return any(rx.match(target) for rx in self._allow)
+
+
+def is_loopback_name(host: str) -> bool:
+    return host.lower() in ("localhost", "localhost.") or is_loopback(host.strip("[]"))
+
+
+def _streams(request: http.Request, cap: int) -> bool:
+    """Stream request bodies that are large or of unknown length; buffer the small ones."""
+    length = request.headers.get("content-length")
+    if length is None:
+        return "chunked" in request.headers.get("transfer-encoding", "").lower()
+    try:
+        return int(length) > cap
+    except ValueError:
+        return False

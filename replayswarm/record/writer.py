@@ -1,0 +1,79 @@
+"""The recorder's single database writer: a queue and one thread committing in batches, so the
+proxy's event loop never waits on the database."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, insert
+
+from ..db import writing
+from ..db.models import Flow
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class FlowWriter:
+    def __init__(
+        self,
+        engine: Engine,
+        recording_id: int,
+        on_failure: Callable[[Exception], None],
+        batch_size: int = 500,
+    ) -> None:
+        self._engine = engine
+        self._recording_id = recording_id
+        self._on_failure = on_failure
+        self._batch_size = batch_size
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.stored = 0
+        self.failure: Exception | None = None
+        self._thread = threading.Thread(target=self._run, name="replayswarm-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, row: dict[str, Any]) -> None:
+        """Queue one finished flow's row; never blocks."""
+        self._queue.put(row)
+
+    def close(self) -> None:
+        """Store everything queued so far, then stop."""
+        self._queue.put(_STOP)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            rows: list[dict[str, Any]] = []
+            item = self._queue.get()
+            # Whatever piled up while the last batch was committing goes into the next one.
+            while True:
+                if item is _STOP:
+                    stopping = True
+                    break
+                rows.append(item)
+                if len(rows) >= self._batch_size:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if rows and self.failure is None:
+                self._write(rows)
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            row["recording_id"] = self._recording_id
+        try:
+            with writing(self._engine) as session:
+                session.execute(insert(Flow), rows)
+        except Exception as exc:  # any database failure stops the recorder, loudly
+            self.failure = exc
+            self._on_failure(exc)
+        else:
+            self.stored += len(rows)
