@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import __version__
 from .config import load_defaults
 from .db import DEFAULT_URL, open_db
-from .errors import ReplayswarmError, UserError
+from .errors import ReplayswarmError, UserError, describe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -235,8 +235,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        click.echo(f"Error: database: {reason}", err=True)
+        click.echo(f"Error: database: {describe(exc)}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

@@ -17,3 +17,10 @@ class RecorderFailed(ReplayswarmError):
     """The recorder could not store what it proxied, so it stopped rather than pass traffic unrecorded."""
 
     exit_code = 1
+
+
+def describe(exc: BaseException) -> str:
+    """One line for any exception; for a database error, the driver's own message."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from mitmproxy import connection, http
 
+from ..errors import describe
 from .capture import DEFAULT_BODY_CAP, BodyTap
 from .flows import exchange_from_flow
 
@@ -128,7 +129,7 @@ class Recorder:
         """The writer could not store flows: say so and stop the proxy."""
         if self.failed is None:
             self.failed = exc
-            log.error("replayswarm: cannot write to the database, stopping the recorder: %s", exc)
+            log.error("replayswarm: cannot write to the database, stopping the recorder: %s", describe(exc))
             self._shutdown()
 
     def records(self, host: str, port: int) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 from mitmproxy import addons, master, options
 from sqlalchemy import Engine
 
-from ..errors import RecorderFailed, UserError
+from ..errors import RecorderFailed, UserError, describe
 from .addon import Recorder, RecorderOptions, host_pattern
 from .capture import DEFAULT_BODY_CAP
 from .store import create_recording, finish_recording
@@ -52,11 +52,12 @@ def record(
     recording_id = create_recording(engine, name, "proxy", list(settings.allow))
     started = time.monotonic()
     writer = asyncio.run(_serve(engine, recording_id, settings, confdir, announce))
-    finish_recording(engine, recording_id)
     if writer.failure is not None:
+        # The recording stays marked unfinished (no end time): it is not the whole visit.
         raise RecorderFailed(
-            f"cannot write to the database, recording stopped after {writer.stored} flows: {writer.failure}"
+            f"cannot write to the database, recording stopped after {writer.stored} flows: {describe(writer.failure)}"
         )
+    finish_recording(engine, recording_id)
     return RecordResult(flows=writer.stored, duration=time.monotonic() - started)
 
 

@@ -1,0 +1,92 @@
+"""A raw HTTP/1.1 server on loopback that misbehaves on purpose, by path.
+
+/ok            a small text response
+/bytes?n=N     N bytes of text, with Content-Length
+/chunked?n=N   N bytes of text, chunked
+/reset         reads the request, then resets the connection
+/cut           promises 1000 bytes, sends 10, closes
+/hang          reads the request, never answers
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from urllib.parse import parse_qs, urlsplit
+
+CHUNK = b"0123456789abcdef" * 4096  # 64 KiB
+
+
+def body_bytes(n: int) -> bytes:
+    return (CHUNK * (n // len(CHUNK) + 1))[:n]
+
+
+class FaultServer:
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.served = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.sock.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            buf = b""
+            while not self._stop.is_set():
+                while b"\r\n\r\n" not in buf:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                target = head.split(b"\r\n", 1)[0].split(b" ")[1].decode()
+                url = urlsplit(target)
+                n = int(parse_qs(url.query).get("n", ["0"])[0])
+                self.served += 1
+                if not self._respond(conn, url.path, n):
+                    return
+
+    def _respond(self, conn: socket.socket, path: str, n: int) -> bool:
+        text = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+        if path == "/ok":
+            conn.sendall(text + b"Content-Length: 2\r\n\r\nok")
+        elif path == "/bytes":
+            conn.sendall(text + f"Content-Length: {n}\r\n\r\n".encode())
+            for start in range(0, n, len(CHUNK)):
+                conn.sendall(CHUNK[: min(len(CHUNK), n - start)])
+        elif path == "/chunked":
+            conn.sendall(text + b"Transfer-Encoding: chunked\r\n\r\n")
+            for start in range(0, n, len(CHUNK)):
+                piece = CHUNK[: min(len(CHUNK), n - start)]
+                conn.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            conn.sendall(b"0\r\n\r\n")
+        elif path == "/reset":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return False
+        elif path == "/cut":
+            conn.sendall(text + b"Content-Length: 1000\r\n\r\n0123456789")
+            return False
+        elif path == "/hang":
+            self._stop.wait(60)
+            return False
+        else:
+            conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        return True

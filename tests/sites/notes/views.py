@@ -1,0 +1,78 @@
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from .models import Note
+
+
+def home(request):
+    latest = Note.objects.filter(public=True).order_by("-created")[:5]
+    return render(request, "notes/home.html", {"latest": latest})
+
+
+def note_list(request):
+    return render(request, "notes/list.html", {"notes": Note.objects.filter(public=True).order_by("-created"), "title": "All notes"})
+
+
+@login_required
+def mine(request):
+    return render(request, "notes/list.html", {"notes": request.user.notes.order_by("-created"), "title": "My notes"})
+
+
+def note_detail(request, pk: int):
+    note = get_object_or_404(Note, pk=pk)
+    if not note.public and note.owner != request.user:
+        raise Http404
+    return render(request, "notes/detail.html", {"note": note})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def note_new(request):
+    if request.method == "POST":
+        title = request.POST.get("title", "").strip()
+        if not title:
+            return render(request, "notes/form.html", {"error": "A title is needed.", "action": "/notes/new/"}, status=400)
+        note = Note.objects.create(title=title, body=request.POST.get("body", ""), owner=request.user, public="public" in request.POST)
+        return redirect(f"/notes/{note.pk}/")
+    return render(request, "notes/form.html", {"action": "/notes/new/"})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def note_edit(request, pk: int):
+    note = get_object_or_404(Note, pk=pk, owner=request.user)
+    if request.method == "POST":
+        note.title = request.POST.get("title", note.title).strip() or note.title
+        note.body = request.POST.get("body", note.body)
+        note.public = "public" in request.POST
+        note.edited = timezone.now()
+        note.save()
+        return redirect(f"/notes/{note.pk}/")
+    return render(request, "notes/form.html", {"note": note, "action": f"/notes/{note.pk}/edit/"})
+
+
+@require_http_methods(["GET", "POST"])
+def api_notes(request):
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return JsonResponse({"error": "login required"}, status=403)
+        try:
+            data = json.loads(request.body)
+        except ValueError:
+            return HttpResponseBadRequest("invalid JSON")
+        note = Note.objects.create(title=str(data.get("title") or "untitled"), body=str(data.get("body", "")), owner=request.user, public=bool(data.get("public", True)))
+        return JsonResponse(note.as_json(), status=201)
+    notes = Note.objects.filter(public=True).order_by("-created")[:50]
+    return JsonResponse({"notes": [n.as_json() for n in notes], "count": len(notes)})
+
+
+def api_note(request, pk: int):
+    note = get_object_or_404(Note, pk=pk)
+    if not note.public and note.owner != request.user:
+        raise Http404
+    return JsonResponse(note.as_json())
