@@ -107,8 +107,9 @@ def import_(files: tuple[str, ...], name: str, db: str) -> None:
     from .record.importer import import_files
 
     engine = open_db(db)
-    source, count = import_files(engine, files, name)
-    click.echo(f"Imported {count} flows from {len(files)} file(s) as {name!r} (source {source}).")
+    result = import_files(engine, files, name)
+    cached = f"; {result.cached} served from the browser's cache left out" if result.cached else ""
+    click.echo(f"Imported {result.flows} flows from {len(files)} file(s) as {name!r} (source {result.source}{cached}).")
 
 
 # -- inspecting ------------------------------------------------------------------------------

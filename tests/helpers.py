@@ -117,6 +117,12 @@ def start_recorder(db: str, name: str, confdir: Path, *extra: str) -> Recorder:
         text=True,
         cwd=ROOT,
     )
+    # The recorder announces itself once mitmproxy runs (CA written, port open).
+    announced = process.stderr.readline()
+    if "Recording through proxy" not in announced:
+        process.kill()
+        out, err = process.communicate()
+        raise RuntimeError(f"recorder did not start: {announced}{err}")
     wait_for_port(port, process)
     return Recorder(port=port, db=db, confdir=confdir, process=process)
 

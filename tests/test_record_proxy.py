@@ -20,6 +20,7 @@ from tests.websocket import EchoWebSocketServer, websocket_roundtrip
 
 def session_through(proxy: str) -> requests.Session:
     s = requests.Session()
+    s.trust_env = False  # no proxy or CA bundle from the environment
     s.proxies = {"http": proxy, "https": proxy}
     return s
 

@@ -15,7 +15,8 @@ from .capture import DEFAULT_BODY_CAP, Body, Exchange
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
-def read_har(path: str, text: str, cap: int = DEFAULT_BODY_CAP) -> list[Exchange]:
+def read_har(path: str, text: str, cap: int = DEFAULT_BODY_CAP) -> tuple[list[Exchange], int]:
+    """The exchanges that went over the network, and how many entries the browser's cache served."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -24,12 +25,22 @@ def read_har(path: str, text: str, cap: int = DEFAULT_BODY_CAP) -> list[Exchange
     if not isinstance(entries, list):
         raise UserError(f"{path}: JSON but not a HAR file (no log.entries)")
     exchanges = []
+    cached = 0
     for index, entry in enumerate(entries, 1):
         try:
+            if _from_cache(entry):
+                cached += 1
+                continue
             exchanges.append(_exchange(entry, cap))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{path}: entry {index} is not a valid HAR entry ({_describe(exc)})") from None
-    return exchanges
+    return exchanges, cached
+
+
+def _from_cache(entry: dict[str, Any]) -> bool:
+    """Browsers list what their cache served; a proxy never sees it, and a replay must not send it."""
+    response = entry["response"]
+    return bool(entry.get("_fromCache")) or response.get("_transferSize") == 0
 
 
 def _describe(exc: Exception) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
@@ -25,9 +26,17 @@ def sniff(path: str, head: bytes) -> str:
     raise UserError(f"{path}: unknown format (expected a HAR file or a mitmproxy dump)")
 
 
-def import_files(engine: Engine, paths: Sequence[str], name: str) -> tuple[str, int]:
+@dataclass(frozen=True)
+class Imported:
+    source: str
+    flows: int
+    cached: int  # HAR entries the browser's cache served: never on the network, not imported
+
+
+def import_files(engine: Engine, paths: Sequence[str], name: str) -> Imported:
     """Read every file first, then store them as one recording in one transaction."""
     exchanges: list[Exchange] = []
+    cached = 0
     sources = set()
     for path in paths:
         try:
@@ -44,10 +53,12 @@ def import_files(engine: Engine, paths: Sequence[str], name: str) -> tuple[str, 
                 text = data.decode("utf-8-sig")
             except UnicodeDecodeError:
                 raise UserError(f"{path}: not UTF-8 text, so not a HAR file") from None
-            exchanges.extend(read_har(path, text))
+            found, skipped = read_har(path, text)
+            exchanges.extend(found)
+            cached += skipped
         else:
             from .dump import read_dump  # mitmproxy only when a dump is imported
 
             exchanges.extend(read_dump(path, io.BytesIO(data)))
-    source = sources.pop() if len(sources) == 1 else "har"
-    return source, import_recording(engine, name, source, exchanges)
+    source = "har" if "har" in sources else "mitmproxy"
+    return Imported(source, import_recording(engine, name, source, exchanges), cached)
