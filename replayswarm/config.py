@@ -36,7 +36,8 @@ def _defaults_for(group: click.Group, table: dict[str, Any], inherited: dict[str
     common = {**inherited, **{_key(k): v for k, v in table.items() if not isinstance(v, dict)}}
     result: dict[str, Any] = {}
     for name, command in group.commands.items():
-        own = table.get(name, {})
+        own = table.get(name)
+        own = own if isinstance(own, dict) else {}  # `db = "..."` is an option, not the `db` group
         if isinstance(command, click.Group):
             result[name] = _defaults_for(command, own, common)
         else:
