@@ -1,0 +1,34 @@
+# `make demo` and `make test` set up everything they need on a fresh machine:
+# a virtual environment in .venv, and Debian's chromium for the browser tests and the demo.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
+
+.PHONY: install chromium test demo bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# Playwright drives Debian's chromium (no browser download is possible here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends chromium; }
+
+test: install chromium
+	$(BIN)/pytest
+
+demo: install chromium
+	$(BIN)/python -m tests.sites.demo
+
+bench: install
+	@command -v nginx >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends nginx wrk; }
+	$(BIN)/python bench/record_overhead.py
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache test-artifacts .demo

@@ -1,0 +1,55 @@
+"""`make demo`: the pipeline so far, on the bundled notes site.
+
+Serves the site on a free loopback port, starts `replayswarm record` (the real CLI) in front of
+it, browses it in headless Chromium as a visitor and as an editor, stops the recorder and shows
+what landed in ./replayswarm.db.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.browse import chromium, editor, visitor
+from tests.helpers import ROOT, free_port, start_notes_site, wait_for_port
+
+
+def main() -> None:
+    work = ROOT / ".demo"
+    work.mkdir(exist_ok=True)
+    site = start_notes_site(work)
+    name = time.strftime("demo-%Y%m%d-%H%M%S")
+    port = free_port()
+    print(f"Demo site on {site.url}; recording {name!r} through a proxy on 127.0.0.1:{port}", flush=True)
+    recorder = subprocess.Popen(
+        [sys.executable, "-m", "replayswarm", "record", "--name", name, "--listen-port", str(port),
+         "--allow", "127.0.0.1", "--confdir", str(work / "mitmproxy")],
+        cwd=ROOT,
+    )
+    try:
+        wait_for_port(port, recorder)
+        with chromium(proxy_port=port) as browser:
+            for role in (visitor, editor):
+                context = browser.new_context()
+                role(context.new_page(), site.url)
+                context.close()
+                print(f"  browsed as {role.__name__}", flush=True)
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        recorder.wait(60)
+        site.stop()
+    if recorder.returncode != 0:
+        sys.exit(recorder.returncode)
+    replayswarm = [sys.executable, "-m", "replayswarm"]
+    subprocess.run([*replayswarm, "recordings"], cwd=ROOT, check=True)
+    subprocess.run([*replayswarm, "recording", name], cwd=ROOT, check=True)
+    db = Path(ROOT / "replayswarm.db")
+    print(f"\nRecorded into {db}. See it again with:\n  .venv/bin/replayswarm recording {name}\n"
+          f"  .venv/bin/replayswarm recording {name} --json   # headers and bodies, secrets masked")
+
+
+if __name__ == "__main__":
+    main()
