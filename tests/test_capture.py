@@ -6,7 +6,7 @@ import hashlib
 import re
 
 from replayswarm.masking import MASK, mask_body, mask_header, mask_query
-from replayswarm.record.addon import host_pattern, is_loopback, is_loopback_name
+from replayswarm.hosts import host_pattern, is_loopback, is_loopback_name
 from replayswarm.record.capture import Body, BodyTap, normalize_http_version
 
 

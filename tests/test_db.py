@@ -6,7 +6,11 @@ import os
 import sqlite3
 import stat
 
-from tests.helpers import cli
+from alembic.script import ScriptDirectory
+
+from tests.helpers import ROOT, cli
+
+HEAD = ScriptDirectory(str(ROOT / "migrations")).get_current_head()
 
 
 def test_a_new_database_is_created_private_in_wal_mode_at_the_latest_schema(tmp_path):
@@ -16,8 +20,8 @@ def test_a_new_database_is_created_private_in_wal_mode_at_the_latest_schema(tmp_
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
-    assert {"recordings", "flows"} <= {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD,)
+    assert {"recordings", "flows", "scenario_sets", "scenarios", "steps"} <= {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
 def test_the_default_database_is_replayswarm_db_in_the_working_directory(tmp_path):
@@ -43,9 +47,27 @@ def test_db_option_comes_from_flag_then_env_then_toml(tmp_path):
 def test_db_upgrade_is_idempotent_and_names_the_revision(tmp_path):
     path = tmp_path / "u.db"
     first = cli("db", "upgrade", "--db", str(path))
-    assert first.returncode == 0 and "schema empty -> 0001" in first.stdout
+    assert first.returncode == 0 and f"schema empty -> {HEAD}" in first.stdout
     again = cli("db", "upgrade", "--db", str(path))
-    assert again.returncode == 0 and "schema 0001, up to date" in again.stdout
+    assert again.returncode == 0 and f"schema {HEAD}, up to date" in again.stdout
+
+
+def test_an_older_database_is_upgraded_by_db_upgrade_and_keeps_its_data(tmp_path):
+    from alembic import command
+
+    from replayswarm.db.engine import make_engine
+    from replayswarm.db.migrate import _config
+
+    path = tmp_path / "old.db"
+    engine = make_engine(f"sqlite:///{path}")
+    command.upgrade(_config(engine), "0001")
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO recordings (name, source, created, allowed_hosts) VALUES ('kept', 'har', '2026-01-01', '[]')")
+    behind = cli("recordings", "--db", str(path))
+    assert behind.returncode == 2 and "run `replayswarm db upgrade`" in behind.stderr
+    upgraded = cli("db", "upgrade", "--db", str(path))
+    assert upgraded.returncode == 0 and f"schema 0001 -> {HEAD}" in upgraded.stdout
+    assert '"name": "kept"' in cli("recordings", "--json", "--db", str(path)).stdout
 
 
 def test_a_database_newer_than_the_code_is_refused(tmp_path):

@@ -115,3 +115,69 @@ class Flow(Base):
         host = f"[{self.host}]" if ":" in self.host else self.host
         netloc = host if self.port == default else f"{host}:{self.port}"
         return f"{self.scheme}://{netloc}{self.path}" + (f"?{self.query}" if self.query else "")
+
+
+# -- convert: scenario sets -----------------------------------------------------------------------
+
+
+class ScenarioSetRow(Base):
+    """A conversion of a recording (or an imported scenario file)."""
+
+    __tablename__ = "scenario_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    recording_id: Mapped[int | None] = mapped_column(ForeignKey("recordings.id", ondelete="SET NULL"))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    variables: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    summary: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    scenarios: Mapped[list[ScenarioRow]] = relationship(
+        back_populates="scenario_set", cascade="all, delete-orphan", passive_deletes=True, order_by="ScenarioRow.position"
+    )
+    recording: Mapped[Recording | None] = relationship()
+
+
+class ScenarioRow(Base):
+    __tablename__ = "scenarios"
+    __table_args__ = (UniqueConstraint("set_id", "name", name="uq_scenarios_set_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("scenario_sets.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    name: Mapped[str] = mapped_column(String(200))
+    weight: Mapped[int]
+    sessions: Mapped[int] = mapped_column(default=1)
+    # Recorded values of the scenario's secret variables: play's fallback when no --data/--var
+    # gives them. Never written to a scenario file.
+    secrets: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+    scenario_set: Mapped[ScenarioSetRow] = relationship(back_populates="scenarios")
+    steps: Mapped[list[StepRow]] = relationship(
+        back_populates="scenario", cascade="all, delete-orphan", passive_deletes=True, order_by="StepRow.position"
+    )
+
+
+class StepRow(Base):
+    __tablename__ = "steps"
+    __table_args__ = (UniqueConstraint("scenario_id", "position", name="uq_steps_scenario_position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    name: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    headers: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    body: Mapped[str | None] = mapped_column(Text)
+    think_time: Mapped[float] = mapped_column(default=0.0)
+    think_times: Mapped[list[float]] = mapped_column(JSON, default=list)
+    expect_status: Mapped[int | None]
+    expect_type: Mapped[str | None] = mapped_column(String(255))
+    expect_size: Mapped[int | None]
+    extract: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    substitute: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    resources: Mapped[list[dict]] = mapped_column(JSON, default=list)
+
+    scenario: Mapped[ScenarioRow] = relationship(back_populates="steps")

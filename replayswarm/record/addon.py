@@ -5,16 +5,15 @@ It runs in mitmproxy's asyncio loop, so each hook only builds a row and queues i
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mitmproxy import connection, http
 
 from ..errors import describe
+from ..hosts import host_matcher, is_loopback, is_loopback_name
 from .capture import DEFAULT_BODY_CAP, BodyTap
 from .flows import exchange_from_flow
 
@@ -23,24 +22,6 @@ log = logging.getLogger(__name__)
 SEQ = "replayswarm.seq"
 REQUEST_TAP = "replayswarm.request_tap"
 RESPONSE_TAP = "replayswarm.response_tap"
-
-
-def host_pattern(allowed: str) -> str:
-    """`--allow` value → regex over "host:port": `example.com`, `example.com:8443`, `*.example.com`."""
-    # One colon separates a port; more than one is a bare IPv6 address.
-    host, _, port = allowed.partition(":") if allowed.count(":") == 1 else (allowed, "", "")
-    rx = re.escape(host.lower()).replace(r"\*", r"[^:]*")
-    return f"^{rx}:{re.escape(port) if port else r'[0-9]+'}$"
-
-
-def is_loopback(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback
 
 
 @dataclass(frozen=True)
@@ -57,7 +38,7 @@ class Recorder:
         self.options = options
         self._put = put
         self._shutdown = shutdown
-        self._allow = [re.compile(host_pattern(a), re.IGNORECASE) for a in options.allow]
+        self._allow = host_matcher(tuple(options.allow))
         self._seq = itertools.count(1)
         self.failed: Exception | None = None
         self.queued = 0
@@ -133,14 +114,7 @@ class Recorder:
             self._shutdown()
 
     def records(self, host: str, port: int) -> bool:
-        if not self._allow:
-            return True
-        target = f"{host.lower()}:{port}"
-        return any(rx.match(target) for rx in self._allow)
-
-
-def is_loopback_name(host: str) -> bool:
-    return host.lower() in ("localhost", "localhost.") or is_loopback(host.strip("[]"))
+        return self._allow is None or self._allow.match(f"{host.lower()}:{port}") is not None
 
 
 def _streams(request: http.Request, cap: int) -> bool:

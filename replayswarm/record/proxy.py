@@ -15,7 +15,8 @@ from mitmproxy import addons, master, options
 from sqlalchemy import Engine
 
 from ..errors import RecorderFailed, UserError, describe
-from .addon import Recorder, RecorderOptions, host_pattern
+from ..hosts import host_pattern
+from .addon import Recorder, RecorderOptions
 from .capture import DEFAULT_BODY_CAP
 from .store import create_recording, finish_recording
 from .writer import FlowWriter

@@ -4,11 +4,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods
 
 from .models import Note
 
 
+@ensure_csrf_cookie  # as many sites do for their own AJAX: every visitor gets a cookie
 def home(request):
     latest = Note.objects.filter(public=True).order_by("-created")[:5]
     return render(request, "notes/home.html", {"latest": latest})

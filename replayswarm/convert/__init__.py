@@ -1,0 +1,156 @@
+"""convert: recorded flows → sessions → page steps → endpoint names → correlation → weighted
+scenarios with the think times really observed. Pure functions over plain data; the shell that
+reads the database and writes YAML is `replayswarm.convert.shell`."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..hosts import host_matcher
+from ..scenario.model import Scenario, ScenarioSet, Variable
+from .cluster import DEFAULT_SIMILARITY, align, cluster
+from .correlate import Correlated, correlate
+from .names import endpoint_names
+from .pages import Page, is_subresource, page_steps
+from .recorded import Recorded
+from .sessions import DEFAULT_GAP, split_sessions
+
+
+@dataclass(frozen=True)
+class Options:
+    assets: bool = True
+    exclude: Sequence[str] = ()  # regexes searched in each flow's URL
+    allowed_hosts: Sequence[str] = ()  # host patterns from the recording; empty = all
+    gap: float = DEFAULT_GAP
+    similarity: float = DEFAULT_SIMILARITY
+
+
+@dataclass
+class Summary:
+    sessions: int = 0
+    scenarios: list[tuple[str, int]] = field(default_factory=list)
+    page_steps: int = 0
+    correlations: dict[str, int] = field(default_factory=dict)
+    literals: list[str] = field(default_factory=list)
+    excluded: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Conversion:
+    scenario_set: ScenarioSet
+    summary: Summary
+    # Recorded values of secret variables, per scenario: kept in the database, never in a file.
+    secrets: dict[str, dict[str, str]]
+
+
+class NothingToConvert(ValueError):
+    pass
+
+
+def convert(flows: Sequence[Recorded], name: str, options: Options = Options(), recording: str | None = None) -> Conversion:
+    kept, excluded = _select(flows, options)
+    if not kept:
+        raise NothingToConvert("no replayable flows" + (f" ({_describe(excluded)} excluded)" if excluded else ""))
+    sessions = split_sessions(kept, options.gap)
+    pages = [page_steps(s, options.assets) for s in sessions]
+    pages = [p for p in pages if p]
+    mains = [(p.main.method, p.main.path) for session in pages for p in session]
+    assets = [(r.method, r.path) for session in pages for p in session for r in p.resources]
+    names = endpoint_names(mains, assets)
+    signatures = [[names[(p.main.method, p.main.path)] for p in session] for session in pages]
+
+    scenarios: list[Scenario] = []
+    secrets: dict[str, dict[str, str]] = {}
+    defaults: dict[str, str] = {}
+    kinds: Counter[str] = Counter()
+    literals: list[str] = []
+    taken: set[str] = set()
+    for group in cluster(signatures, options.similarity):
+        representative = group[0]
+        done: Correlated = correlate(pages[representative], names)
+        for member in group[1:]:
+            for i, j in align(signatures[representative], signatures[member]):
+                done.steps[i].think_times.append(pages[member][j].think)
+        for step in done.steps:
+            # Milliseconds are all a think time needs, and they survive the YAML round trip.
+            step.think_times = [round(t, 3) for t in step.think_times]
+            step.think_time = round(statistics.median(step.think_times), 3)
+        scenario_name = _unique(_scenario_name(pages[representative], names), taken)
+        scenarios.append(Scenario(name=scenario_name, weight=len(group), sessions=len(group), steps=done.steps))
+        if done.secrets:
+            secrets[scenario_name] = done.secrets
+        defaults.update(done.defaults)
+        kinds.update(done.kinds)
+        literals.extend(f"{scenario_name}: {item}" for item in done.literals)
+
+    secret_names = sorted({v for values in secrets.values() for v in values})
+    variables = [Variable(name=v, secret=True) for v in secret_names] + [
+        Variable(name=k, default=v) for k, v in sorted(defaults.items()) if k not in secret_names
+    ]
+    scenario_set = ScenarioSet(
+        name=name,
+        recording=recording,
+        origins=sorted({f.origin for f in kept}),
+        variables=variables,
+        scenarios=sorted(scenarios, key=lambda s: -s.weight),
+    )
+    summary = Summary(
+        sessions=len(pages),
+        scenarios=[(s.name, s.weight) for s in scenario_set.scenarios],
+        page_steps=sum(len(s.steps) for s in scenarios),
+        correlations=dict(sorted(kinds.items())),
+        literals=literals,
+        excluded=excluded,
+    )
+    return Conversion(scenario_set=scenario_set, summary=summary, secrets=secrets)
+
+
+def _select(flows: Sequence[Recorded], options: Options) -> tuple[list[Recorded], dict[str, int]]:
+    patterns = [re.compile(p) for p in options.exclude]
+    allowed = host_matcher(tuple(options.allowed_hosts))
+    kept: list[Recorded] = []
+    excluded: Counter[str] = Counter()
+    for flow in flows:
+        if allowed is not None and not allowed.match(f"{flow.host.lower()}:{flow.port}"):
+            excluded["outside the allow-list"] += 1
+        elif any(rx.search(flow.url) for rx in patterns):
+            excluded["--exclude"] += 1
+        elif not flow.replayable:
+            excluded["not replayable (WebSocket, event stream)"] += 1
+        elif flow.status is None:
+            excluded["failed when recorded"] += 1
+        elif not options.assets and is_subresource(flow):
+            excluded["static assets (--no-assets)"] += 1
+        else:
+            kept.append(flow)
+    return kept, dict(excluded)
+
+
+def _describe(excluded: dict[str, int]) -> str:
+    return ", ".join(f"{n} {why}" for why, n in excluded.items())
+
+
+def _scenario_name(pages: Sequence[Page], names: dict[tuple[str, str], str]) -> str:
+    """Named for what the visit does: its form posts and API writes, else the pages it reads."""
+    def words(page: Page) -> str:
+        segments = [s for s in names[(page.main.method, page.main.path)].split(" ", 1)[1].split("/") if s and not s.startswith("{")]
+        return " ".join(segments[-1:]) or "home"
+
+    writes = [words(p) for p in pages if p.main.method not in ("GET", "HEAD", "OPTIONS")]
+    if writes:
+        return " + ".join(dict.fromkeys(writes))
+    reads = [words(p) for p in pages]
+    return "browse " + " + ".join(list(dict.fromkeys(reads))[:3])
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate = f"{name} ({n})"
+        n += 1
+    taken.add(candidate)
+    return candidate

@@ -1,0 +1,92 @@
+"""What convert reads: a recorded flow as plain, immutable data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Recorded:
+    seq: int
+    client: str
+    started: float
+    ended: float
+    method: str
+    scheme: str
+    host: str
+    port: int
+    path: str
+    query: str
+    request_headers: tuple[tuple[str, str], ...]
+    request_body: str | None
+    status: int | None
+    response_headers: tuple[tuple[str, str], ...]
+    response_body: str | None
+    response_size: int
+    content_type: str | None
+    replayable: bool = True
+    error: str | None = None
+
+    @classmethod
+    def of(cls, row: Any) -> Recorded:
+        """From a `flows` row (or anything with its attributes)."""
+        return cls(
+            seq=row.seq,
+            client=row.client,
+            started=row.started,
+            ended=row.ended if row.ended is not None else row.started,
+            method=row.method,
+            scheme=row.scheme,
+            host=row.host,
+            port=row.port,
+            path=row.path,
+            query=row.query or "",
+            request_headers=tuple((k, v) for k, v in row.request_headers),
+            request_body=row.request_body,
+            status=row.status,
+            response_headers=tuple((k, v) for k, v in row.response_headers),
+            response_body=row.response_body,
+            response_size=row.response_size,
+            content_type=row.content_type,
+            replayable=row.replayable,
+            error=row.error,
+        )
+
+    @property
+    def origin(self) -> str:
+        default = {"http": 80, "https": 443}[self.scheme]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}" + ("" if self.port == default else f":{self.port}")
+
+    @property
+    def url(self) -> str:
+        return self.origin + self.path + (f"?{self.query}" if self.query else "")
+
+    def header(self, name: str) -> str | None:
+        return _get(self.request_headers, name)
+
+    def response_header(self, name: str) -> str | None:
+        return _get(self.response_headers, name)
+
+    def response_headers_named(self, name: str) -> list[str]:
+        name = name.lower()
+        return [v for k, v in self.response_headers if k.lower() == name]
+
+    @property
+    def media_type(self) -> str:
+        return (self.content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _get(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    name = name.lower()
+    for k, v in headers:
+        if k.lower() == name:
+            return v
+    return None
+
+
+def same_url(a: str, b: str) -> bool:
+    """Two URLs name the same page (ignoring the fragment)."""
+    return urlsplit(a)._replace(fragment="") == urlsplit(b)._replace(fragment="")

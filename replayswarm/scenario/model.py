@@ -1,0 +1,100 @@
+"""The convert → play contract: a scenario set as plain dataclasses.
+
+Requests are templates: `${name}` stands for a variable, `${name:url}` for its URL-encoded value,
+`$${` for a literal `${`. Variables come from extractions (values the live server hands out),
+from the run (`--data users.csv`, `--var`), or are built in (`__timestamp_ms`, `__uuid`, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ExtractSource = Literal["body", "header", "json", "cookie"]
+
+
+@dataclass
+class Extract:
+    """Pull a value out of a live response into a variable."""
+
+    var: str
+    source: ExtractSource
+    # body: a regex whose first group is the value; header: the header name (+ optional regex);
+    # json: a dotted path (`id`, `notes.0.id`); cookie: the cookie's name.
+    name: str | None = None
+    regex: str | None = None
+    path: str | None = None
+    kind: str = "value"  # what it is, for the convert summary: csrf, id, token, ...
+
+
+@dataclass
+class Substitution:
+    """Where a variable goes in a request (the template holds the placeholder; this says why)."""
+
+    var: str
+    where: str  # path, query, form, json, header
+    kind: str = "value"
+
+
+@dataclass
+class Request:
+    method: str
+    url: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: str | None = None
+
+
+@dataclass
+class Resource:
+    """A sub-resource the browser fetched for a page (CSS, JS, images, fonts)."""
+
+    method: str
+    url: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    expect_status: int | None = None
+
+
+@dataclass
+class Step:
+    name: str  # the endpoint name: method + templated path
+    request: Request
+    think_time: float = 0.0  # seconds before this step: the median of what was observed
+    think_times: list[float] = field(default_factory=list)  # every observation, for sampling
+    expect_status: int | None = None
+    expect_type: str | None = None
+    expect_size: int | None = None
+    extract: list[Extract] = field(default_factory=list)
+    substitute: list[Substitution] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
+
+
+@dataclass
+class Scenario:
+    name: str
+    weight: int
+    steps: list[Step]
+    sessions: int = 1  # how many recorded sessions it stands for
+
+
+@dataclass
+class Variable:
+    """A value a scenario needs that is not handed out by the server: a user's login, a secret."""
+
+    name: str
+    secret: bool = False
+    default: str | None = None  # never set for a secret in a file
+
+
+@dataclass
+class ScenarioSet:
+    name: str
+    scenarios: list[Scenario]
+    variables: list[Variable] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)  # scheme://host:port the recording spoke to
+    recording: str | None = None
+
+    def scenario(self, name: str) -> Scenario:
+        for s in self.scenarios:
+            if s.name == name:
+                return s
+        raise KeyError(name)
