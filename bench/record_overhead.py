@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,21 @@ http {{
 """
 
 
+# The fallback target: Python's threaded static file server, speaking HTTP/1.1 keep-alive.
+# Without TCP_NODELAY its separate header and body writes meet the client's delayed ACK and
+# every request takes ~40 ms.
+FALLBACK_SERVER = """
+import functools, http.server, sys
+class Handler(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    def log_message(self, *args):
+        pass
+host, port, root = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+http.server.ThreadingHTTPServer((host, port), functools.partial(Handler, directory=root)).serve_forever()
+"""
+
+
 @dataclass
 class Target:
     kind: str  # "nginx" or "python http.server"
@@ -148,7 +164,7 @@ class Target:
     version: str
 
     def stop(self) -> None:
-        stop_process(self.proc, signal.SIGTERM if self.kind == "nginx" else signal.SIGINT)
+        stop_process(self.proc, signal.SIGTERM)
 
 
 def make_site(tmp: Path) -> Path:
@@ -179,8 +195,7 @@ def start_target(tmp: Path, choice: str) -> Target:
         return Target("nginx", port, proc, version)
     if choice == "nginx":
         raise SystemExit("--target nginx: nginx is not installed (apt-get install -y nginx)")
-    argv = [PYTHON, "-m", "http.server", "--bind", HOST, "--directory", str(tmp / "www"),
-            "--protocol", "HTTP/1.1", str(port)]
+    argv = [PYTHON, "-c", FALLBACK_SERVER, HOST, str(port), str(tmp / "www")]
     log = open(tmp / "httpserver.log", "wb")
     proc = subprocess.Popen(pinned(CLIENT_CORE, argv), stdout=log, stderr=subprocess.STDOUT)
     wait_port(port, proc, "http.server")
@@ -343,7 +358,7 @@ def throughput_phase(client: Client, size: str, n: int, concurrency: int, counte
 
 
 def count_rows(db_path: Path) -> int:
-    with sqlite3.connect(db_path, timeout=5) as db:
+    with closing(sqlite3.connect(db_path, timeout=5)) as db:
         return db.execute("SELECT count(*) FROM flows").fetchone()[0]
 
 
@@ -380,7 +395,7 @@ def run_session(contender: str, target: Target, args: argparse.Namespace, workdi
             if proxy and proxy.db_path:
                 # Flows stored per second: the phase's requests over the time from its start
                 # until the last of them is committed (the writer may lag the client).
-                done, rows = wait_stored(proxy.db_path, counter.ok)
+                done, _ = wait_stored(proxy.db_path, counter.ok)
                 tp["stored_lag_s"] = max(0.0, done - tp["t0"] - tp["seconds"])
                 tp["stored_fps"] = tp["n"] / (done - tp["t0"])
             del tp["t0"]
@@ -496,7 +511,8 @@ def print_report(s: dict[str, Any], env: dict[str, Any], args: argparse.Namespac
     print(f"\nTarget: {env['target']} ({env['target_version']}); mitmproxy {env['mitmproxy']}; "
           f"Python {env['python']}; {args.rounds} rounds, medians over rounds")
     if env["target"] != "nginx":
-        print("NOTE: nginx not found, fell back to Python's threaded http.server as the target.")
+        print("NOTE: the target is Python's threaded http.server (nginx not installed, or --target python),"
+              " far slower than nginx: direct numbers are not comparable with nginx runs.")
     print("\n1. Latency, 1 keep-alive connection, sequential (ms)")
     print(f"   {'body':<7}{'contender':<10}{'requests':>9}{'median':>9}{'p99':>9}")
     for size in FILES:

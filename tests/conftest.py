@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -38,3 +41,39 @@ def recorder_factory(db: str, confdir: Path) -> Iterator:
     yield start
     for r in started:
         r.stop()
+
+
+@dataclass(frozen=True)
+class MixedRecording:
+    """Three visitors and two editors (alice, bob) browsing the notes site at the same time in
+    Chromium, recorded through the real proxy. Recorded once per test run; each test gets its
+    own copy of the database."""
+
+    db_file: Path
+    name: str
+    origin: str
+
+
+@pytest.fixture(scope="session")
+def mixed_recording(tmp_path_factory: pytest.TempPathFactory) -> MixedRecording:
+    from tests.browse import MIXED, browse
+
+    directory = tmp_path_factory.mktemp("mixed")
+    site = start_notes_site(directory)
+    db_file = directory / "recorded.db"
+    rec = start_recorder(f"sqlite:///{db_file}", "mixed", directory / "mitmproxy", "--allow", "127.0.0.1")
+    try:
+        browse(rec.port, site.url, MIXED)
+    finally:
+        code, _, err = rec.stop()
+        site.stop()
+    assert code == 0, err
+    return MixedRecording(db_file=db_file, name="mixed", origin=site.url)
+
+
+@pytest.fixture
+def mixed_db(mixed_recording: MixedRecording, tmp_path: Path) -> str:
+    copy = tmp_path / "replayswarm.db"
+    shutil.copy(mixed_recording.db_file, copy)
+    os.chmod(copy, 0o600)
+    return f"sqlite:///{copy}"

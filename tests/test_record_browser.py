@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.browse import record_visit
+from tests.browse import Person, browse, editor
 from tests.dbutil import flows, rows
 from tests.helpers import cli
 
@@ -24,7 +24,7 @@ def test_chromium_visit_is_recorded_with_subresources_and_its_har_imports_the_sa
     # --allow keeps the browser's own background requests (updates, safe browsing) out of the recording.
     rec = recorder_factory("browser", "--allow", "127.0.0.1")
     har = tmp_path / "visit.har"
-    note_path = record_visit(rec.port, site.url, har)
+    [note_path] = browse(rec.port, site.url, [Person(editor, "alice", har=har)])
     code, out, err = rec.stop()
     assert code == 0, err
 
@@ -34,11 +34,12 @@ def test_chromium_visit_is_recorded_with_subresources_and_its_har_imports_the_sa
         assert asset in paths, f"sub-resource {asset} not recorded"
     assert "/api/notes/" in paths
     posts = [(f["path"], f["status"]) for f in proxied if f["method"] == "POST"]
+    assert note_path.startswith("/notes/")
     assert posts == [("/accounts/login/", 302), ("/notes/new/", 302), (f"{note_path}edit/", 302), ("/accounts/logout/", 302)]
     assert all(f["scheme"] == "http" and f["host"] == "127.0.0.1" for f in proxied)
     assert all("Chrome" in dict(json.loads(f["request_headers"])).get("User-Agent", "") for f in proxied)
     # The site really holds what the browser did through the proxy.
-    [note] = rows(f"sqlite:///{site.db}", "SELECT title, body FROM notes_note WHERE title = 'Shopping list'")
+    [note] = rows(f"sqlite:///{site.db}", "SELECT title, body FROM notes_note WHERE title = 'alice''s list'")
     assert note["body"] == "milk, eggs, bread"
 
     imported = cli("import", str(har), "--name", "browser-har", "--db", db)

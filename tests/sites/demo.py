@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.browse import chromium, editor, visitor
+from tests.browse import MIXED, browse
 from tests.helpers import ROOT, free_port, start_notes_site, wait_for_port
 
 
@@ -31,12 +31,9 @@ def main() -> None:
     )
     try:
         wait_for_port(port, recorder)
-        with chromium(proxy_port=port) as browser:
-            for role in (visitor, editor):
-                context = browser.new_context()
-                role(context.new_page(), site.url)
-                context.close()
-                print(f"  browsed as {role.__name__}", flush=True)
+        browse(port, site.url, MIXED)
+        print(f"  {len(MIXED)} people browsed at the same time: "
+              + ", ".join(p.username or p.role.__name__ for p in MIXED), flush=True)
     finally:
         recorder.send_signal(signal.SIGINT)
         recorder.wait(60)
