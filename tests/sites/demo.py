@@ -42,10 +42,13 @@ def main() -> None:
         sys.exit(recorder.returncode)
     replayswarm = [sys.executable, "-m", "replayswarm"]
     subprocess.run([*replayswarm, "recordings"], cwd=ROOT, check=True)
-    subprocess.run([*replayswarm, "recording", name], cwd=ROOT, check=True)
+    yaml_file = work / f"{name}.yaml"
+    subprocess.run([*replayswarm, "convert", name, "-o", str(yaml_file)], cwd=ROOT, check=True)
+    subprocess.run([*replayswarm, "scenario", name], cwd=ROOT, check=True)
     db = Path(ROOT / "replayswarm.db")
-    print(f"\nRecorded into {db}. See it again with:\n  .venv/bin/replayswarm recording {name}\n"
-          f"  .venv/bin/replayswarm recording {name} --json   # headers and bodies, secrets masked")
+    print(f"\nRecorded and converted into {db}; the scenario file is {yaml_file}. See them again with:\n"
+          f"  .venv/bin/replayswarm recording {name}          # the flows, secrets masked\n"
+          f"  .venv/bin/replayswarm scenario {name} --json    # scenarios, think times, correlations")
 
 
 if __name__ == "__main__":
