@@ -64,8 +64,7 @@ class Recorder:
             return
         flow.metadata[SEQ] = next(self._seq)
         if _streams(request, self.options.body_cap):
-            tap = BodyTap(self.options.body_cap)
-            flow.metadata[REQUEST_TAP] = request.stream = tap
+            flow.metadata[REQUEST_TAP] = request.stream = BodyTap(self.options.body_cap)
 
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.metadata.get("replayswarm.refused"):
@@ -74,10 +73,8 @@ class Recorder:
             )
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        if SEQ in flow.metadata and flow.response is not None:
-            # Every response body streams through a tap: the recorder keeps at most the cap.
-            tap = BodyTap(self.options.body_cap)
-            flow.metadata[RESPONSE_TAP] = flow.response.stream = tap
+        if SEQ in flow.metadata and flow.response is not None and _streams(flow.response, self.options.body_cap):
+            flow.metadata[RESPONSE_TAP] = flow.response.stream = BodyTap(self.options.body_cap)
 
     # -- finished flows ----------------------------------------------------------------------
 
@@ -117,12 +114,14 @@ class Recorder:
         return self._allow is None or self._allow.match(f"{host.lower()}:{port}") is not None
 
 
-def _streams(request: http.Request, cap: int) -> bool:
-    """Stream request bodies that are large or of unknown length; buffer the small ones."""
-    length = request.headers.get("content-length")
+def _streams(message: http.Message, cap: int) -> bool:
+    """Bodies that are large or of unknown length stream through a tap that keeps at most the
+    cap; mitmproxy buffers the small ones with a known length, which is faster."""
+    length = message.headers.get("content-length")
     if length is None:
-        return "chunked" in request.headers.get("transfer-encoding", "").lower()
+        # A request without a length has no body unless chunked; a response is read to its end.
+        return isinstance(message, http.Response) or "chunked" in message.headers.get("transfer-encoding", "").lower()
     try:
         return int(length) > cap
     except ValueError:
-        return False
+        return True
