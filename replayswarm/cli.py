@@ -312,6 +312,135 @@ def parse_duration(text: str, option: str) -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
+# -- play --------------------------------------------------------------------------------------------
+
+
+def _positive_users(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value < 1:
+        raise click.BadParameter(f"{value} is not a number of users (at least 1)")
+    return value
+
+
+@cli.command()
+@click.argument("source", metavar="SOURCE")
+@click.option("--host", help="Where to send the load: replaces the recorded origin (http[s]://host[:port]).")
+@click.option("--host-map", multiple=True, metavar="ORIGIN=URL", help="Map each of several recorded origins (repeatable).")
+@click.option("--users", "-u", type=int, required=True, callback=_positive_users, help="Virtual users (closed model).")
+@click.option("--spawn-rate", "-r", type=click.FloatRange(min=0, min_open=True), default=10, show_default=True, help="Users started per second.")
+@click.option("--duration", "-t", metavar="DURATION", help="How long to run (90s, 5m, 1h); default: until --iterations are done, else 1m.")
+@click.option("--iterations", "-i", type=click.IntRange(min=1), help="Stop after this many scenario iterations in all.")
+@click.option("--think-scale", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Scale the observed think times.")
+@click.option("--think", metavar="MIN-MAX", help="Think uniformly between MIN and MAX seconds instead of what was observed.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True, help="Seconds to wait for a connection or a read.")
+@click.option("--stop-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True, help="Seconds in-flight requests get to finish when the run stops.")
+@click.option("--label", help="A name for this run (a build, a branch).")
+@click.option("--tag", multiple=True, metavar="KEY=VALUE", help="Stored with the run (git sha, build number); repeatable.")
+@click.option("--threshold", multiple=True, metavar="EXPR", help="p95<800ms, errors<1%, rps>100, 'GET /x/{id}/:p99<2s'; exit 1 when one fails.")
+@click.option("--abort-on-threshold", is_flag=True, help="Stop as soon as a threshold fails.")
+@click.option("--processes", default="1", show_default=True, metavar="N|auto", help="Worker processes (auto: one per core).")
+@click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path), help="CSV with one row of variables per virtual user (username,password,...).")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Give a variable to every user (repeatable).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the scenario interleave and think-time sampling.")
+@click.option("--insecure", is_flag=True, help="Do not verify the target's TLS certificate.")
+@click.option("--quiet", "-q", is_flag=True, help="No live table or progress lines.")
+@json_option
+@db_option
+def play(
+    source: str, host: str | None, host_map: tuple[str, ...], users: int, spawn_rate: float, duration: str | None,
+    iterations: int | None, think_scale: float, think: str | None, timeout: float, stop_timeout: float,
+    label: str | None, tag: tuple[str, ...], threshold: tuple[str, ...], abort_on_threshold: bool, processes: str,
+    data_file: Path | None, variables: tuple[str, ...], seed: int, insecure: bool, quiet: bool, as_json: bool, db: str,
+) -> int:
+    """Swarm virtual users through a scenario set, a scenario file or a recording."""
+    import os
+
+    from .play.console import make_view
+    from .play.job import UserSettings
+    from .play.runner import PlaySettings
+    from .play.runner import play as run_play
+    from .play.thresholds import parse_threshold
+
+    seconds = parse_duration(duration, "--duration") if duration else (None if iterations else 60.0)
+    if seconds is not None and seconds <= 0:
+        raise UserError(f"--duration {duration!r} must be longer than 0s")
+    if processes == "auto":
+        count = os.cpu_count() or 1
+    elif processes.isdigit() and int(processes) >= 1:
+        count = int(processes)
+    else:
+        raise UserError(f"--processes {processes!r} is not a number of processes (or auto)")
+    settings = PlaySettings(
+        source=source, host=host, host_map=host_map, users=users, spawn_rate=spawn_rate, duration=seconds,
+        iterations=iterations, processes=min(count, users), thresholds=tuple(parse_threshold(t) for t in threshold),
+        abort_on_threshold=abort_on_threshold, label=label, tags=_pairs(tag, "--tag"), stop_timeout=stop_timeout,
+        user=UserSettings(
+            seed=seed, think_scale=think_scale, think_range=_think_range(think), timeout=timeout, insecure=insecure,
+            variables=_pairs(variables, "--var"), data=_read_data(data_file) if data_file else (),
+            use_recorded=True,
+        ),
+    )
+    engine = open_db(db)
+    view = make_view(quiet or as_json)
+    outcome = run_play(engine, settings, view)
+    if as_json:
+        _print_json({"run_id": outcome.run_id, "status": outcome.status, **outcome.summary,
+                     "thresholds": outcome.thresholds, "saturated": outcome.saturated, "iterations": outcome.iterations})
+    else:
+        _print_run_summary(outcome)
+    return outcome.exit_code
+
+
+def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
+    result = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"{option} {item!r}: expected NAME=VALUE")
+        result[key] = value
+    return result
+
+
+def _think_range(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    low, sep, high = text.partition("-")
+    try:
+        pair = (float(low), float(high))
+    except ValueError:
+        pair = (-1.0, -1.0)
+    if not sep or pair[0] < 0 or pair[1] < pair[0]:
+        raise UserError(f"--think {text!r}: expected MIN-MAX seconds, like 1-3")
+    return pair
+
+
+def _read_data(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"--data {path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    if not rows:
+        raise UserError(f"--data {path}: no rows (a header line, then one row per user)")
+    return rows
+
+
+def _print_run_summary(outcome: Any) -> None:
+    s = outcome.summary
+    table = _table("endpoint", "requests", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms", "req/s")
+    for e in s["endpoints"] + [{"name": "Aggregated", **s}]:
+        table.add_row(e["name"], str(e["requests"]), str(e["failures"]), f"{e['p50_ms']:.1f}", f"{e['p95_ms']:.1f}",
+                      f"{e['p99_ms']:.1f}", f"{e['max_ms']:.1f}", f"{e['rps']:.1f}")
+    _print_table(table, empty="No requests were made.")
+    for t in outcome.thresholds:
+        click.echo(f"threshold {t['threshold']}: {'held' if t['held'] else 'FAILED'} (measured {t['value']})")
+    if outcome.saturated:
+        click.echo("Warning: the load generator ran above 90% CPU; the numbers understate the target.")
+    click.echo(f"Run {outcome.run_id} {outcome.status}: {s['requests']} requests, {s['failures']} failures, "
+               f"{s['rps']:.1f} req/s. See it with `replayswarm run {outcome.run_id}`.")
+
+
 # -- database --------------------------------------------------------------------------------
 
 

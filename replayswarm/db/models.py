@@ -181,3 +181,82 @@ class StepRow(Base):
     resources: Mapped[list[dict]] = mapped_column(JSON, default=list)
 
     scenario: Mapped[ScenarioRow] = relationship(back_populates="steps")
+
+
+# -- play: runs ----------------------------------------------------------------------------------
+
+RUN_STATUSES = ("running", "completed", "stopped", "failed")
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    __table_args__ = (CheckConstraint(f"status IN {RUN_STATUSES}", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    set_id: Mapped[int | None] = mapped_column(ForeignKey("scenario_sets.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(Text)  # what was played: a set's name, a file, a recording
+    host: Mapped[str] = mapped_column(Text)
+    users: Mapped[int]
+    spawn_rate: Mapped[float]
+    duration: Mapped[float | None]  # planned seconds; None when bounded by --iterations
+    processes: Mapped[int] = mapped_column(default=1)
+    label: Mapped[str | None] = mapped_column(String(200))
+    tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Totals, rewritten at every flush so a crash loses at most a few seconds.
+    requests: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)
+    rps: Mapped[float] = mapped_column(default=0.0)
+    p50_ms: Mapped[float] = mapped_column(default=0.0)
+    p95_ms: Mapped[float] = mapped_column(default=0.0)
+    p99_ms: Mapped[float] = mapped_column(default=0.0)
+    saturated: Mapped[bool] = mapped_column(default=False)  # the generator's CPU ran above 90 %
+    thresholds: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    iterations: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+
+
+class RunEndpointRow(Base):
+    __tablename__ = "run_endpoints"
+    __table_args__ = (UniqueConstraint("run_id", "name", name="uq_run_endpoints_run_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(Text)  # method + templated path
+    count: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)
+    bytes: Mapped[int] = mapped_column(default=0)
+    deviations: Mapped[int] = mapped_column(default=0)  # answers far from the recording
+    histogram: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class RunBucketRow(Base):
+    """Per second for the whole run (endpoint ''), per 10 s for each endpoint."""
+
+    __tablename__ = "run_buckets"
+    __table_args__ = (UniqueConstraint("run_id", "endpoint", "t", name="uq_run_buckets_run_endpoint_t"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    endpoint: Mapped[str] = mapped_column(Text, default="")
+    t: Mapped[int]  # seconds since the run started
+    requests: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)
+    users: Mapped[int] = mapped_column(default=0)
+    p50_ms: Mapped[float] = mapped_column(default=0.0)
+    p95_ms: Mapped[float] = mapped_column(default=0.0)
+    p99_ms: Mapped[float] = mapped_column(default=0.0)
+
+
+class RunErrorRow(Base):
+    __tablename__ = "run_errors"
+    __table_args__ = (UniqueConstraint("run_id", "endpoint", "kind", name="uq_run_errors_run_endpoint_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    endpoint: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(100))
+    count: Mapped[int] = mapped_column(default=0)
+    sample: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,31 @@
+"""What the parent hands a worker. Plain data: importing it imports no gevent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .plan import Plan
+
+
+@dataclass(frozen=True)
+class UserSettings:
+    seed: int = 0
+    think_scale: float = 1.0
+    think_range: tuple[float, float] | None = None  # --think MIN-MAX, like Locust's between()
+    timeout: float = 30.0
+    insecure: bool = False
+    variables: Mapping[str, str] = field(default_factory=dict)  # --var
+    data: Sequence[Mapping[str, str]] = ()  # --data rows, one per virtual user
+    use_recorded: bool = False  # fall back to the values recorded (scenario sets from the DB)
+
+
+@dataclass(frozen=True)
+class Job:
+    worker: int
+    plan: Plan
+    settings: UserSettings
+    user_indices: tuple[int, ...]  # the users this worker runs
+    spawn_rate: float  # this worker's share, users per second
+    iterations: int | None  # this worker's share of --iterations
+    stop_timeout: float

@@ -1,0 +1,238 @@
+"""A scenario set compiled for replay: templates pre-split, origins mapped to targets, scenario
+order interleaved by weight. Pure and picklable: the parent builds it, the workers run it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from ..errors import UserError
+from ..scenario.model import Extract, ScenarioSet
+from ..scenario.template import PLACEHOLDER
+
+# What the replay can decode; a recorded "br, zstd" would ask the server for more.
+ACCEPT_ENCODING = "gzip, deflate"
+# Variables the replay makes up itself.
+BUILTINS = ("__timestamp_ms", "__timestamp", "__uuid", "__random", "__user", "__iteration")
+
+
+@dataclass(frozen=True)
+class Template:
+    """Literal text and (variable, url-encode) holes, in order."""
+
+    parts: tuple[str | tuple[str, bool], ...]
+
+    @classmethod
+    def compile(cls, text: str) -> Template:
+        parts: list[str | tuple[str, bool]] = []
+        last = 0
+        for m in PLACEHOLDER.finditer(text):
+            literal = text[last:m.start()] + (m.group(0)[1:] if m.group(1) else "")
+            if literal:
+                parts.append(literal)
+            if not m.group(1):
+                parts.append((m.group(2), bool(m.group(3))))
+            last = m.end()
+        if text[last:]:
+            parts.append(text[last:])
+        merged: list[str | tuple[str, bool]] = []
+        for p in parts:  # adjacent literals become one
+            if isinstance(p, str) and merged and isinstance(merged[-1], str):
+                merged[-1] += p
+            else:
+                merged.append(p)
+        return cls(tuple(merged))
+
+    @property
+    def constant(self) -> str | None:
+        if not self.parts:
+            return ""
+        return self.parts[0] if len(self.parts) == 1 and isinstance(self.parts[0], str) else None
+
+    @property
+    def variables(self) -> list[str]:
+        return [p[0] for p in self.parts if isinstance(p, tuple)]
+
+
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def origin(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}" + ("" if self.port == default else f":{self.port}")
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    name: str  # endpoint name, the unit of statistics
+    target: int  # index into Plan.targets
+    method: str
+    uri: Template  # path and query
+    headers: tuple[tuple[str, Template], ...]
+    body: Template | None
+    expect_status: int | None
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    request: PlannedRequest
+    think_times: tuple[float, ...]
+    expect_type: str | None
+    expect_size: int | None
+    extract: tuple[Extract, ...]
+    resources: tuple[PlannedRequest, ...]
+    # A failure here breaks the rest of the iteration: later steps need what it hands out,
+    # or it changes state (a login, a form post).
+    critical: bool
+
+
+@dataclass(frozen=True)
+class PlannedScenario:
+    name: str
+    weight: int
+    steps: tuple[PlannedStep, ...]
+    recorded: Mapping[str, str] = field(default_factory=dict)  # recorded values of its variables
+
+
+@dataclass(frozen=True)
+class Plan:
+    scenarios: tuple[PlannedScenario, ...]
+    targets: tuple[Target, ...]
+    order: tuple[int, ...]  # one weighted cycle of scenario indices
+    skipped: tuple[str, ...] = ()  # requests to origins that were not named, never sent
+
+
+def parse_target(url: str, option: str = "--host") -> Target:
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"{option} {url!r} is not an http:// or https:// URL")
+    if parts.path not in ("", "/") or parts.query:
+        raise UserError(f"{option} {url!r}: give only scheme, host and port")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UserError(f"{option} {url!r} has an invalid port") from None
+    return Target(parts.scheme, parts.hostname, port)
+
+
+def map_origins(origins: Sequence[str], host: str | None, host_map: Sequence[str]) -> dict[str, Target]:
+    """Recorded origin → target. `--host` replaces the one recorded origin (or every origin
+    `--host-map` leaves out, when the recording spoke to one site on several names)."""
+    mapping: dict[str, Target] = {}
+    for item in host_map:
+        original, sep, new = item.partition("=")
+        if not sep:
+            raise UserError(f"--host-map {item!r}: expected ORIGINAL=NEW")
+        mapping[parse_target(original, "--host-map").origin] = parse_target(new, "--host-map")
+    unmapped = [o for o in origins if o not in mapping]
+    if host is not None:
+        target = parse_target(host)
+        if len(unmapped) > 1 and not host_map:
+            raise UserError(f"the scenarios speak to {len(unmapped)} origins ({', '.join(unmapped)}): name each with --host-map ORIGIN=URL")
+        for origin in unmapped:
+            mapping[origin] = target
+    if not mapping:
+        raise UserError("play needs --host URL (where to send the load)")
+    return mapping
+
+
+def weighted_order(weights: Sequence[int]) -> tuple[int, ...]:
+    """Smooth weighted round-robin: weights 3:2 give A B A B A, not A A A B B."""
+    total = sum(weights)
+    current = [0] * len(weights)
+    order = []
+    for _ in range(total):
+        for i, w in enumerate(weights):
+            current[i] += w
+        best = max(range(len(weights)), key=lambda i: (current[i], -i))
+        current[best] -= total
+        order.append(best)
+    return tuple(order)
+
+
+def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recorded: Mapping[str, Mapping[str, str]] | None = None) -> Plan:
+    targets = sorted(set(origins.values()), key=lambda t: t.origin)
+    index = {t: i for i, t in enumerate(targets)}
+    skipped: list[str] = []
+
+    def request(name: str, method: str, url: str, headers: Sequence[tuple[str, str]], body: str | None, status: int | None) -> PlannedRequest | None:
+        origin, rest = _split_origin(url)
+        if origin not in origins:
+            skipped.append(f"{method} {url}")
+            return None
+        target = origins[origin]
+        planned_headers = []
+        for key, value in headers:
+            lower = key.lower()
+            if lower == "accept-encoding":
+                value = ACCEPT_ENCODING
+            elif lower in ("referer", "origin"):
+                # Origin and Referer follow the target, whatever site they named.
+                for recorded_origin, t in origins.items():
+                    value = value.replace(recorded_origin, t.origin)
+            planned_headers.append((key, Template.compile(value)))
+        return PlannedRequest(
+            name=name, target=index[target], method=method, uri=Template.compile(rest or "/"),
+            headers=tuple(planned_headers), body=Template.compile(body) if body is not None else None,
+            expect_status=status,
+        )
+
+    scenarios = []
+    for s in scenario_set.scenarios:
+        steps = []
+        for step in s.steps:
+            main = request(step.name, step.request.method, step.request.url, step.request.headers, step.request.body, step.expect_status)
+            if main is None:
+                continue
+            resources = []
+            for r in step.resources:
+                path = urlsplit(r.url).path or "/"
+                planned = request(f"{r.method} {path}", r.method, r.url, r.headers, None, r.expect_status)
+                if planned is not None:
+                    resources.append(planned)
+            steps.append(PlannedStep(
+                request=main,
+                think_times=tuple(step.think_times) or (step.think_time,),
+                expect_type=step.expect_type,
+                expect_size=step.expect_size,
+                extract=tuple(step.extract),
+                resources=tuple(resources),
+                critical=bool(step.extract) or step.request.method not in ("GET", "HEAD", "OPTIONS"),
+            ))
+        if steps:
+            scenarios.append(PlannedScenario(name=s.name, weight=s.weight, steps=tuple(steps), recorded=dict((recorded or {}).get(s.name, {}))))
+    if not scenarios:
+        raise UserError("no step of any scenario goes to a host named by --host/--host-map")
+    return Plan(scenarios=tuple(scenarios), targets=tuple(targets), order=weighted_order([s.weight for s in scenarios]), skipped=tuple(skipped))
+
+
+def _split_origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    default = 443 if parts.scheme == "https" else 80
+    port = parts.port or default
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    origin = f"{parts.scheme}://{host}" + ("" if port == default else f":{port}")
+    rest = url[len(parts.scheme) + 3 + len(parts.netloc):]
+    return origin, rest
+
+
+def needed_variables(plan: Plan) -> dict[str, set[str]]:
+    """Per scenario, the variables its templates use that no extraction provides."""
+    needs: dict[str, set[str]] = {}
+    for s in plan.scenarios:
+        provided: set[str] = set()
+        wanted: set[str] = set()
+        for step in s.steps:
+            for r in (step.request, *step.resources):
+                templates = [r.uri, *(t for _, t in r.headers)] + ([r.body] if r.body else [])
+                wanted.update(v for t in templates for v in t.variables if v not in provided)
+            provided.update(e.var for e in step.extract)
+        needs[s.name] = {v for v in wanted if v not in BUILTINS and not v.startswith("cookie:")}
+    return needs

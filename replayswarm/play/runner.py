@@ -1,0 +1,310 @@
+"""The parent of a run: plans it, starts the worker processes, merges their statistics,
+writes the database, shows progress, checks thresholds and decides how the run ended.
+
+It never imports gevent: workers do that in processes of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+
+from ..errors import UserError
+from . import messages
+from .job import Job, UserSettings
+from .plan import Plan, Target, compile_plan, map_origins, needed_variables
+from .sink import finish_run, flush, start_run
+from .source import resolve
+from .stats import Counter, RunStats, measure
+from .thresholds import Threshold
+
+FLUSH_EVERY = 2.0  # seconds between database writes: a crash loses at most this much
+SATURATED = 0.9  # a worker's CPU share above which its numbers understate the target
+
+
+@dataclass(frozen=True)
+class PlaySettings:
+    source: str
+    host: str | None
+    users: int
+    spawn_rate: float
+    duration: float | None
+    iterations: int | None = None
+    host_map: tuple[str, ...] = ()
+    processes: int = 1
+    thresholds: tuple[Threshold, ...] = ()
+    abort_on_threshold: bool = False
+    label: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    user: UserSettings = field(default_factory=UserSettings)
+    stop_timeout: float = 10.0
+
+
+class View(Protocol):
+    def update(self, stats: RunStats, elapsed: float, users: int) -> None: ...
+    def warn(self, message: str) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass
+class Outcome:
+    run_id: int
+    status: str
+    summary: dict[str, Any]
+    thresholds: list[dict[str, Any]]
+    saturated: bool
+    iterations: dict[str, int]
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "stopped":
+            return 130
+        if self.status == "failed" or any(not t["held"] for t in self.thresholds):
+            return 1
+        return 0
+
+
+def prepare(engine: Engine, settings: PlaySettings) -> tuple[Plan, Any]:
+    """Everything that can be wrong with the input, found before a run row exists."""
+    source = resolve(engine, settings.source)
+    origins = map_origins(source.scenario_set.origins, settings.host, settings.host_map)
+    plan = compile_plan(source.scenario_set, origins, source.recorded)
+    given = set(settings.user.variables) | (set(settings.user.data[0]) if settings.user.data else set())
+    for scenario in plan.scenarios:
+        recorded = set(scenario.recorded) if source.kind != "file" else set()
+        missing = sorted(needed_variables(plan)[scenario.name] - given - recorded)
+        if missing:
+            names = ", ".join(missing)
+            raise UserError(f"scenario {scenario.name!r} needs {names}: give --var NAME=VALUE or --data users.csv with a column for each")
+    endpoints = {s.request.name for sc in plan.scenarios for s in sc.steps} | {r.name for sc in plan.scenarios for s in sc.steps for r in s.resources}
+    for threshold in settings.thresholds:
+        if threshold.endpoint is not None and threshold.endpoint not in endpoints:
+            raise UserError(f"--threshold {threshold.text!r}: no endpoint named {threshold.endpoint!r} in the scenarios")
+    for target in plan.targets:
+        _reachable(target, settings.user.timeout)
+    return plan, source
+
+
+def _reachable(target: Target, timeout: float) -> None:
+    try:
+        socket.create_connection((target.host, target.port), timeout=min(timeout, 10.0)).close()
+    except socket.gaierror as exc:
+        raise UserError(f"cannot reach {target.origin}: host not found ({exc.strerror})") from None
+    except OSError as exc:
+        raise UserError(f"cannot reach {target.origin}: {exc.strerror or exc}") from None
+
+
+def play(engine: Engine, settings: PlaySettings, view: View) -> Outcome:
+    plan, source = prepare(engine, settings)
+    started = time.time()
+    run_id = start_run(
+        engine,
+        set_id=source.set_id,
+        source=settings.source,
+        host=", ".join(t.origin for t in plan.targets),
+        users=settings.users,
+        spawn_rate=settings.spawn_rate,
+        duration=settings.duration,
+        processes=settings.processes,
+        label=settings.label,
+        tags=dict(settings.tags),
+        config=_config(settings, plan),
+    )
+    return _Run(engine, settings, plan, run_id, started, view).execute()
+
+
+def _config(settings: PlaySettings, plan: Plan) -> dict[str, Any]:
+    user = settings.user
+    return {
+        "source": settings.source, "host": settings.host, "host_map": list(settings.host_map),
+        "users": settings.users, "spawn_rate": settings.spawn_rate, "duration": settings.duration,
+        "iterations": settings.iterations, "processes": settings.processes,
+        "thresholds": [t.text for t in settings.thresholds], "seed": user.seed, "think_scale": user.think_scale,
+        "think_range": list(user.think_range) if user.think_range else None, "timeout": user.timeout,
+        "stop_timeout": settings.stop_timeout, "variables": sorted(user.variables), "data_rows": len(user.data),
+        "scenarios": [{"name": s.name, "weight": s.weight, "steps": len(s.steps)} for s in plan.scenarios],
+        "skipped": list(plan.skipped),
+    }
+
+
+class _Run:
+    def __init__(self, engine: Engine, settings: PlaySettings, plan: Plan, run_id: int, started: float, view: View) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.plan = plan
+        self.run_id = run_id
+        self.started = started
+        self.view = view
+        self.stats = RunStats(started)
+        self.users: dict[int, int] = {}
+        self.hot: dict[int, int] = {}  # worker → consecutive reports above the CPU limit
+        self.saturated = False
+        self.stop_reason: str | None = None  # completed | stopped | failed
+        self.halt = False
+        self.failures: list[str] = []
+
+    def execute(self) -> Outcome:
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        workers: list[subprocess.Popen] = []
+        try:
+            workers, readers = self._start_workers()
+            self._loop(workers, readers)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            for proc in workers:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+            self.view.close()
+        return self._finish()
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if self.stop_reason == "stopped" and signum == signal.SIGINT:
+            self.halt = True  # a second Ctrl-C: stop at once
+        self.stop_reason = "stopped"
+
+    def _start_workers(self) -> tuple[list[subprocess.Popen], dict[int, tuple[int, messages.Reader]]]:
+        n = self.settings.processes
+        workers = []
+        readers: dict[int, tuple[int, messages.Reader]] = {}
+        iterations = self.settings.iterations
+        for w in range(n):
+            read_fd, write_fd = os.pipe()
+            share = None if iterations is None else iterations // n + (1 if w < iterations % n else 0)
+            job = Job(
+                worker=w,
+                plan=self.plan,
+                settings=self.settings.user,
+                user_indices=tuple(range(w, self.settings.users, n)),
+                spawn_rate=self.settings.spawn_rate / n,
+                iterations=share,
+                stop_timeout=self.settings.stop_timeout,
+            )
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "replayswarm.play.worker", str(write_fd)],
+                stdin=subprocess.PIPE,
+                pass_fds=[write_fd],
+                start_new_session=True,  # Ctrl-C reaches the parent only; it tells the workers
+            )
+            os.close(write_fd)
+            assert proc.stdin is not None
+            proc.stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+            proc.stdin.close()
+            workers.append(proc)
+            readers[read_fd] = (w, messages.Reader(read_fd))
+        return workers, readers
+
+    def _loop(self, workers: Sequence[subprocess.Popen], readers: dict[int, tuple[int, messages.Reader]]) -> None:
+        selector = selectors.DefaultSelector()
+        for fd in readers:
+            selector.register(fd, selectors.EVENT_READ)
+        deadline = self.started + self.settings.duration if self.settings.duration else None
+        next_flush = time.time() + FLUSH_EVERY
+        told: str | None = None
+        told_at = 0.0
+        open_fds = set(readers)
+        while open_fds:
+            for key, _ in selector.select(timeout=0.2):
+                worker, reader = readers[key.fd]
+                for message in reader.read():
+                    self._handle(message)
+                if reader.closed:
+                    selector.unregister(key.fd)
+                    os.close(key.fd)
+                    open_fds.discard(key.fd)
+            now = time.time()
+            if deadline is not None and now >= deadline and self.stop_reason is None:
+                self.stop_reason = "completed"
+            if self.stop_reason and told is None:
+                told, told_at = "stop", now
+                _signal_all(workers, signal.SIGUSR1)
+            if self.halt and told != "halt":
+                told = "halt"
+                _signal_all(workers, signal.SIGUSR2)
+            if told and now > told_at + self.settings.stop_timeout + 15:
+                self.failures.append("a worker did not stop in time and was killed")
+                _signal_all(workers, signal.SIGKILL)
+            if now >= next_flush:
+                next_flush = now + FLUSH_EVERY
+                flush(self.engine, self.run_id, self.stats, self._totals(now))
+                self.view.update(self.stats, now - self.started, sum(self.users.values()))
+                if self.settings.abort_on_threshold and self.stop_reason is None and self._violations(now):
+                    self.view.warn("a threshold failed: stopping the run (--abort-on-threshold)")
+                    self.stop_reason = "failed"
+        for proc in workers:
+            if proc.wait() not in (0, -signal.SIGKILL) and self.stop_reason != "stopped":
+                self.failures.append(f"a worker exited with {proc.returncode}")
+
+    def _handle(self, message: tuple[Any, ...]) -> None:
+        kind, worker = message[0], message[1]
+        if kind == "delta":
+            delta, state = message[2], message[3]
+            self.stats.merge(worker, delta)
+            self.users[worker] = state["users"]
+            self.hot[worker] = self.hot.get(worker, 0) + 1 if state["cpu"] > SATURATED else 0
+            if self.hot[worker] >= 3 and not self.saturated:
+                self.saturated = True
+                self.view.warn(f"worker {worker} is using over {SATURATED:.0%} of a CPU: the numbers understate what the target can do (use --processes)")
+        elif kind == "failed":
+            self.failures.append(f"worker {worker}: {message[2]}")
+
+    def _totals(self, now: float) -> dict[str, Any]:
+        total = self.stats.total()
+        duration = max(0.001, now - self.started)
+        return {
+            "requests": total.count,
+            "failures": total.failures,
+            "rps": total.count / duration,
+            "p50_ms": total.hist.percentile(0.50) / 1000.0,
+            "p95_ms": total.hist.percentile(0.95) / 1000.0,
+            "p99_ms": total.hist.percentile(0.99) / 1000.0,
+            "saturated": self.saturated,
+            "iterations": dict(self.stats.iterations),
+        }
+
+    def _violations(self, now: float) -> list[dict[str, Any]]:
+        return [t for t in self._check(now) if not t["held"]]
+
+    def _check(self, now: float) -> list[dict[str, Any]]:
+        duration = max(0.001, now - self.started)
+        results = []
+        for threshold in self.settings.thresholds:
+            counter = self.stats.total() if threshold.endpoint is None else self.stats.endpoints.get(threshold.endpoint, Counter())
+            value = measure(counter, duration, threshold.metric)
+            results.append({"threshold": threshold.text, "value": round(value, 3), "held": threshold.holds(value)})
+        return results
+
+    def _finish(self) -> Outcome:
+        ended = time.time()
+        status = self.stop_reason or "completed"
+        if self.failures and status == "completed":
+            status = "failed"
+        for failure in self.failures:
+            self.view.warn(failure)
+        thresholds = self._check(ended)
+        totals = {**self._totals(ended), "thresholds": thresholds}
+        flush(self.engine, self.run_id, self.stats, totals)
+        finish_run(self.engine, self.run_id, status, {})
+        summary = self.stats.summary(max(0.001, ended - self.started))
+        return Outcome(self.run_id, status, summary, thresholds, self.saturated, dict(self.stats.iterations))
+
+
+def _signal_all(workers: Sequence[subprocess.Popen], sig: int) -> None:
+    for proc in workers:
+        if proc.poll() is None:
+            try:
+                proc.send_signal(sig)
+            except ProcessLookupError:
+                pass

@@ -1,0 +1,254 @@
+"""Virtual users: greenlets that replay scenarios as a browser would. Worker processes only."""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+import re
+import time
+import uuid
+from typing import Any
+from urllib.parse import quote_plus
+
+import gevent
+from gevent.event import Event
+from gevent.pool import Pool
+
+from ..scenario.model import Extract
+from ..scenario.template import MissingVariable
+from .cookies import CookieJar
+from .job import UserSettings
+from .plan import Plan, PlannedRequest, PlannedScenario, PlannedStep, Template
+from .stats import Stats
+from .transport import PER_HOST, Reply, Transport, TransportError
+
+
+class Swarm:
+    """One worker's virtual users and what they share: the plan, the stats, the stop signal."""
+
+    def __init__(self, plan: Plan, settings: UserSettings, stats: Stats, iterations: int | None) -> None:
+        self.plan = plan
+        self.settings = settings
+        self.stats = stats
+        self.iterations_left = iterations
+        self.stopping = Event()
+        self.active = 0
+
+    def take_iteration(self) -> bool:
+        if self.stopping.is_set():
+            return False
+        if self.iterations_left is None:
+            return True
+        if self.iterations_left <= 0:
+            return False
+        self.iterations_left -= 1
+        return True
+
+
+class VirtualUser:
+    def __init__(self, swarm: Swarm, index: int) -> None:
+        self.swarm = swarm
+        self.index = index
+        settings = swarm.settings
+        self.rng = random.Random(settings.seed * 1_000_003 + index)
+        self.transport = Transport(swarm.plan.targets, settings.timeout, settings.insecure)
+        row = settings.data[index % len(settings.data)] if settings.data else {}
+        self.given = {**row, **settings.variables}
+        # Users start at different points of the weighted cycle, deterministically.
+        self.position = (settings.seed + index * 7919) % len(swarm.plan.order)
+        self.iteration = 0
+        self.jar = CookieJar()
+        self.vars: dict[str, str] = {}
+        self.pool = Pool(PER_HOST)
+
+    def run(self) -> None:
+        swarm = self.swarm
+        swarm.active += 1
+        try:
+            while swarm.take_iteration():
+                plan = swarm.plan
+                scenario = plan.scenarios[plan.order[(self.position + self.iteration) % len(plan.order)]]
+                self.iteration += 1
+                # Counted when started: the shares then follow the weights exactly.
+                swarm.stats.iteration(scenario.name)
+                self.run_iteration(scenario)
+        finally:
+            swarm.active -= 1
+            self.transport.close()
+
+    def run_iteration(self, scenario: PlannedScenario) -> None:
+        # A fresh visitor: new cookies, new connections, only the values given to this user.
+        self.jar = CookieJar()
+        self.transport.close()
+        recorded = scenario.recorded if self.swarm.settings.use_recorded else {}
+        self.vars = {**recorded, **self.given}
+        for step in scenario.steps:
+            if self.swarm.stopping.wait(self.think(step)):
+                return
+            try:
+                ok = self.run_step(step)
+            except Exception as exc:  # a virtual user never dies of an exception
+                self.swarm.stats.request(step.request.name, None, 0, True)
+                self.swarm.stats.error(step.request.name, "internal error", f"{type(exc).__name__}: {exc}")
+                ok = False
+            if not ok and step.critical:
+                return
+
+    def think(self, step: PlannedStep) -> float:
+        settings = self.swarm.settings
+        if settings.think_range is not None:
+            low, high = settings.think_range
+            return self.rng.uniform(low, high)
+        times = step.think_times
+        return (times[0] if len(times) == 1 else self.rng.choice(times)) * settings.think_scale
+
+    # -- one step ------------------------------------------------------------------------------
+
+    def run_step(self, step: PlannedStep) -> bool:
+        stats = self.swarm.stats
+        request = step.request
+        reply = self.send(request)
+        if reply is None:
+            return False
+        failed = _status_differs(reply.status, request.expect_status)
+        if failed:
+            stats.error(request.name, f"status {reply.status}", f"{reply.status} where {request.expect_status} was recorded")
+        for extract in step.extract:
+            value = _extract(extract, reply, self.jar)
+            if value is None:
+                failed = True
+                stats.error(request.name, "extraction failed", f"{extract.var}: nothing matched in the {extract.source}")
+            else:
+                self.vars[extract.var] = value
+        stats.request(request.name, self.micros, reply.wire_bytes, failed, _deviates(step, reply))
+        if step.resources and not failed:
+            for resource in step.resources:
+                self.pool.spawn(self.fetch, resource)
+            self.pool.join()
+        return not failed
+
+    def fetch(self, resource: PlannedRequest) -> None:
+        reply = self.send(resource)
+        if reply is not None:
+            failed = _status_differs(reply.status, resource.expect_status)
+            if failed:
+                self.swarm.stats.error(resource.name, f"status {reply.status}", f"{reply.status} where {resource.expect_status} was recorded")
+            self.swarm.stats.request(resource.name, self.micros, reply.wire_bytes, failed)
+
+    def send(self, request: PlannedRequest) -> Reply | None:
+        """Render, send, and count a request that got no response; sets self.micros."""
+        stats = self.swarm.stats
+        try:
+            uri = self.render(request.uri)
+            headers = {k: self.render(v) for k, v in request.headers}
+            body = self.render(request.body).encode() if request.body is not None else None
+        except MissingVariable as missing:
+            stats.request(request.name, None, 0, True)
+            stats.error(request.name, "missing variable", f"${{{missing.args[0]}}} has no value")
+            return None
+        target = self.swarm.plan.targets[request.target]
+        cookie = self.jar.header(target.host)
+        if cookie:
+            headers["Cookie"] = cookie
+        start = time.perf_counter()
+        try:
+            reply = self.transport.send(request.target, request.method, uri, headers, body)
+        except TransportError as exc:
+            stats.request(request.name, None, 0, True)
+            stats.error(request.name, exc.kind, str(exc))
+            return None
+        self.micros = int((time.perf_counter() - start) * 1_000_000)
+        set_cookie = reply.headers.get("set-cookie")
+        if set_cookie:
+            self.jar.update(target.host, set_cookie)
+        return reply
+
+    micros = 0
+
+    def render(self, template: Template) -> str:
+        constant = template.constant
+        if constant is not None:
+            return constant
+        out = []
+        for part in template.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            name, url = part
+            value = self.lookup(name)
+            if value is None:
+                raise MissingVariable(name)
+            out.append(quote_plus(value) if url else value)
+        return "".join(out)
+
+    def lookup(self, name: str) -> str | None:
+        value = self.vars.get(name)
+        if value is not None:
+            return value
+        if name.startswith("cookie:"):
+            return self.jar.get(name[7:])
+        if name == "__timestamp_ms":
+            return str(int(time.time() * 1000))
+        if name == "__timestamp":
+            return str(int(time.time()))
+        if name == "__uuid":
+            return str(uuid.uuid4())
+        if name == "__random":
+            return str(self.rng.randrange(1 << 30))
+        if name == "__user":
+            return str(self.index)
+        if name == "__iteration":
+            return str(self.iteration)
+        return None
+
+
+def _status_differs(status: int, expected: int | None) -> bool:
+    """A status of another class than recorded fails; a 304 where 200 was recorded does not."""
+    if expected is None:
+        return status >= 400
+    if {status, expected} <= {200, 304}:
+        return False
+    return status // 100 != expected // 100
+
+
+def _deviates(step: PlannedStep, reply: Reply) -> bool:
+    """The response is far from the recording: another content type, or a very different size.
+    An error page or a login form served with 200 shows up here."""
+    if step.expect_type:
+        ctype = reply.headers.get("content-type")
+        if isinstance(ctype, str) and ctype.split(";", 1)[0].strip().lower() != step.expect_type:
+            return True
+    if step.expect_size:
+        size = len(reply.body)
+        return not (step.expect_size / 3 - 512 <= size <= step.expect_size * 3 + 512)
+    return False
+
+
+def _extract(extract: Extract, reply: Reply, jar: CookieJar) -> str | None:
+    if extract.source == "cookie":
+        return jar.get(extract.name or "")
+    if extract.source == "header":
+        value = reply.headers.get(extract.name or "")
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        if value is None or extract.regex is None:
+            return value
+        m = re.search(extract.regex, value)
+        return m.group(1) if m else None
+    text = reply.body.decode("utf-8", "replace")
+    if extract.source == "body":
+        m = re.search(extract.regex or "", text)
+        return html.unescape(m.group(1)) if m else None
+    try:
+        node: Any = json.loads(text)
+    except ValueError:
+        return None
+    for key in (extract.path or "").split("."):
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return None
+    return None if isinstance(node, (dict, list)) or node is None else str(node)
