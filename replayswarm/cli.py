@@ -441,6 +441,81 @@ def _print_run_summary(outcome: Any) -> None:
                f"{s['rps']:.1f} req/s. See it with `replayswarm run {outcome.run_id}`.")
 
 
+@cli.command()
+@json_option
+@db_option
+def runs(as_json: bool, db: str) -> None:
+    """List runs."""
+    from .runs import list_runs
+
+    rows = list_runs(open_db(db))
+    if as_json:
+        _print_json(rows)
+        return
+    table = _table("id", "label", "source", "host", "users", "status", "requests", "fail %", "p95 ms", "req/s", "started")
+    for r in rows:
+        table.add_row(str(r["id"]), r["label"] or "", r["source"], r["host"], str(r["users"]), r["status"] + (" (saturated)" if r["saturated"] else ""),
+                      str(r["requests"]), f"{r['error_pct']:.1f}", f"{r['p95_ms']:.1f}", f"{r['rps']:.1f}", r["started"])
+    _print_table(table, empty="No runs yet: `replayswarm play SOURCE --host URL --users N`.")
+
+
+@cli.command("run")
+@click.argument("run_id", type=int)
+@json_option
+@db_option
+def run_(run_id: int, as_json: bool, db: str) -> None:
+    """Show one run: totals, endpoints, errors, thresholds."""
+    from .runs import get_run
+
+    run = get_run(open_db(db), run_id)
+    if as_json:
+        _print_json(run)
+        return
+    tags = " ".join(f"{k}={v}" for k, v in run["tags"].items())
+    click.echo(f"Run {run['id']} {run['status']}{' (generator saturated)' if run['saturated'] else ''}: {run['source']} -> {run['host']}, "
+               f"{run['users']} users, {run['duration_s']:.0f}s{', ' + run['label'] if run['label'] else ''}{' ' + tags if tags else ''}")
+    table = _table("endpoint", "requests", "failures", "p50", "p90", "p95", "p99", "max", "avg size", "req/s")
+    for e in run["endpoints"] + [run["total"]]:
+        table.add_row(e["name"], str(e["requests"]), str(e["failures"]), f"{e['p50_ms']:.1f}", f"{e['p90_ms']:.1f}", f"{e['p95_ms']:.1f}",
+                      f"{e['p99_ms']:.1f}", f"{e['max_ms']:.1f}", str(e["avg_size"]), f"{e['rps']:.1f}")
+    _print_table(table, empty="No requests.")
+    for e in run["errors"]:
+        click.echo(f"error {e['endpoint']}: {e['kind']} x{e['count']} ({e['sample']})")
+    for t in run["thresholds"]:
+        click.echo(f"threshold {t['threshold']}: {'held' if t['held'] else 'FAILED'} (measured {t['value']})")
+
+
+@cli.command("compare")
+@click.argument("base", type=int)
+@click.argument("new", type=int)
+@json_option
+@db_option
+def compare_(base: int, new: int, as_json: bool, db: str) -> None:
+    """Compare two runs: per-endpoint deltas of p50/p95/p99, req/s and error rate, and a verdict."""
+    from .compare import compare
+    from .runs import get_run
+
+    engine = open_db(db)
+    result = compare(get_run(engine, base), get_run(engine, new))
+    if as_json:
+        _print_json(result)
+        return
+    table = _table("endpoint", "p50 ms", "p95 ms", "p99 ms", "req/s", "errors %")
+    for row in result["endpoints"] + [{"name": "Aggregated", "changes": result["total"]}]:
+        if not row["changes"]:
+            table.add_row(row["name"], f"only in {row['only_in']}", "", "", "", "")
+            continue
+        cells = []
+        for metric in ("p50_ms", "p95_ms", "p99_ms", "rps", "error_pct"):
+            c = row["changes"][metric]
+            mark = {"regression": " !", "improvement": " +"}.get(c["verdict"], "")
+            pct = f" ({c['pct']:+.0f}%)" if c["pct"] is not None else ""
+            cells.append(f"{c['base']:.1f} -> {c['new']:.1f}{pct}{mark}")
+        table.add_row(row["name"], *cells)
+    _print_table(table, empty="Nothing to compare.")
+    click.echo(result["verdict"])
+
+
 # -- database --------------------------------------------------------------------------------
 
 

@@ -106,6 +106,7 @@ class Plan:
     targets: tuple[Target, ...]
     order: tuple[int, ...]  # one weighted cycle of scenario indices
     skipped: tuple[str, ...] = ()  # requests to origins that were not named, never sent
+    defaults: Mapping[str, str] = field(default_factory=dict)  # the set's non-secret variables
 
 
 def parse_target(url: str, option: str = "--host") -> Target:
@@ -209,7 +210,9 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
             scenarios.append(PlannedScenario(name=s.name, weight=s.weight, steps=tuple(steps), recorded=dict((recorded or {}).get(s.name, {}))))
     if not scenarios:
         raise UserError("no step of any scenario goes to a host named by --host/--host-map")
-    return Plan(scenarios=tuple(scenarios), targets=tuple(targets), order=weighted_order([s.weight for s in scenarios]), skipped=tuple(skipped))
+    defaults = {v.name: v.default for v in scenario_set.variables if v.default is not None and not v.secret}
+    return Plan(scenarios=tuple(scenarios), targets=tuple(targets), order=weighted_order([s.weight for s in scenarios]),
+                skipped=tuple(skipped), defaults=defaults)
 
 
 def _split_origin(url: str) -> tuple[str, str]:
@@ -234,5 +237,5 @@ def needed_variables(plan: Plan) -> dict[str, set[str]]:
                 templates = [r.uri, *(t for _, t in r.headers)] + ([r.body] if r.body else [])
                 wanted.update(v for t in templates for v in t.variables if v not in provided)
             provided.update(e.var for e in step.extract)
-        needs[s.name] = {v for v in wanted if v not in BUILTINS and not v.startswith("cookie:")}
+        needs[s.name] = {v for v in wanted if v not in BUILTINS and not v.startswith("cookie:") and v not in plan.defaults}
     return needs

@@ -82,7 +82,7 @@ class VirtualUser:
         self.jar = CookieJar()
         self.transport.close()
         recorded = scenario.recorded if self.swarm.settings.use_recorded else {}
-        self.vars = {**recorded, **self.given}
+        self.vars = {**self.swarm.plan.defaults, **recorded, **self.given}
         for step in scenario.steps:
             if self.swarm.stopping.wait(self.think(step)):
                 return

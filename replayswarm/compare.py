@@ -1,0 +1,94 @@
+"""Compare stored runs: per-endpoint deltas and a verdict. Pure; the CLI, the web UI and
+reports share it, so "slower" means the same everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Changes smaller than these are noise on a shared machine.
+LATENCY_NOISE_PCT = 10.0
+LATENCY_NOISE_MS = 2.0
+ERROR_NOISE_PP = 1.0
+RPS_NOISE_PCT = 10.0
+MIN_REQUESTS = 20  # fewer requests than this on either side: percentiles are anecdotes
+
+METRICS = ("p50_ms", "p95_ms", "p99_ms", "rps", "error_pct")
+
+
+@dataclass(frozen=True)
+class Change:
+    metric: str
+    base: float
+    new: float
+
+    @property
+    def delta(self) -> float:
+        return round(self.new - self.base, 3)
+
+    @property
+    def pct(self) -> float | None:
+        return round(100.0 * (self.new - self.base) / self.base, 1) if self.base else None
+
+    def judged(self, comparable: bool) -> str:
+        return self.verdict if comparable else "same"
+
+    @property
+    def verdict(self) -> str:
+        """regression, improvement or same."""
+        if self.metric == "error_pct":
+            if abs(self.delta) < ERROR_NOISE_PP:
+                return "same"
+            return "regression" if self.delta > 0 else "improvement"
+        pct = self.pct if self.pct is not None else (100.0 if self.delta else 0.0)
+        if self.metric == "rps":
+            if abs(pct) < RPS_NOISE_PCT:
+                return "same"
+            return "regression" if pct < 0 else "improvement"
+        if abs(pct) < LATENCY_NOISE_PCT or abs(self.delta) < LATENCY_NOISE_MS:
+            return "same"
+        return "regression" if self.delta > 0 else "improvement"
+
+
+def compare(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Two runs as `runs.get_run` returns them → rows per endpoint and a one-line verdict."""
+    base_endpoints = {e["name"]: e for e in base["endpoints"]}
+    new_endpoints = {e["name"]: e for e in new["endpoints"]}
+    # Throughput is only comparable under the same load.
+    same_load = base["users"] == new["users"]
+    rows = []
+    for name in sorted(set(base_endpoints) | set(new_endpoints)):
+        a, b = base_endpoints.get(name), new_endpoints.get(name)
+        if a is None or b is None:
+            rows.append({"name": name, "only_in": "base" if b is None else "new", "changes": {}})
+            continue
+        enough = min(a["requests"], b["requests"]) >= MIN_REQUESTS
+        rows.append({"name": name, "changes": {m: _change(Change(m, a[m], b[m]), enough and (same_load or m != "rps")) for m in METRICS}})
+    enough = min(base["total"]["requests"], new["total"]["requests"]) >= MIN_REQUESTS
+    total = {m: _change(Change(m, base["total"][m], new["total"][m]), enough and (same_load or m != "rps")) for m in METRICS}
+    regressions = [(r["name"], m) for r in rows for m, c in r["changes"].items() if c["verdict"] == "regression"]
+    improvements = [(r["name"], m) for r in rows for m, c in r["changes"].items() if c["verdict"] == "improvement"]
+    return {
+        "base": base["id"],
+        "new": new["id"],
+        "total": total,
+        "endpoints": rows,
+        "regressions": [{"endpoint": n, "metric": m} for n, m in regressions],
+        "improvements": [{"endpoint": n, "metric": m} for n, m in improvements],
+        "verdict": _verdict(base, new, total, regressions, improvements),
+    }
+
+
+def _change(c: Change, judged: bool) -> dict[str, Any]:
+    return {"base": c.base, "new": c.new, "delta": c.delta, "pct": c.pct, "verdict": c.judged(judged)}
+
+
+def _verdict(base: dict[str, Any], new: dict[str, Any], total: dict[str, Any], regressions: list, improvements: list) -> str:
+    p95 = total["p95_ms"]
+    change = f"p95 {p95['base']:.0f} → {p95['new']:.0f} ms" + (f" ({p95['pct']:+.0f}%)" if p95["pct"] is not None else "")
+    if regressions:
+        endpoints = sorted({n for n, _ in regressions})
+        return f"REGRESSION: run {new['id']} is worse than run {base['id']} on {len(endpoints)} endpoint(s) ({', '.join(endpoints[:3])}{'…' if len(endpoints) > 3 else ''}); {change}"
+    if improvements:
+        return f"IMPROVED: run {new['id']} is better than run {base['id']}; {change}"
+    return f"SAME: run {new['id']} is within noise of run {base['id']}; {change}"

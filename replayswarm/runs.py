@@ -1,0 +1,98 @@
+"""Stored runs, read back: the list, one run with its endpoints and errors. Shared by the CLI,
+the web UI and reports, so they all show the same numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from .db import reading
+from .db.models import RunEndpointRow, RunErrorRow, RunRow
+from .errors import UserError
+from .histogram import Histogram
+
+
+def run_duration(run: RunRow) -> float:
+    end = run.ended or run.started
+    return max(0.001, (end - run.started).total_seconds())
+
+
+def run_header(run: RunRow) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "label": run.label,
+        "tags": dict(run.tags),
+        "source": run.source,
+        "host": run.host,
+        "users": run.users,
+        "spawn_rate": run.spawn_rate,
+        "processes": run.processes,
+        "status": run.status,
+        "started": run.started.isoformat(timespec="seconds"),
+        "ended": run.ended.isoformat(timespec="seconds") if run.ended else None,
+        "duration_s": round(run_duration(run), 3),
+        "requests": run.requests,
+        "failures": run.failures,
+        "error_pct": round(100.0 * run.failures / run.requests, 3) if run.requests else 0.0,
+        "rps": round(run.rps, 3),
+        "p50_ms": round(run.p50_ms, 3),
+        "p95_ms": round(run.p95_ms, 3),
+        "p99_ms": round(run.p99_ms, 3),
+        "saturated": run.saturated,
+    }
+
+
+def list_runs(engine: Engine) -> list[dict[str, Any]]:
+    with reading(engine) as session:
+        return [run_header(r) for r in session.scalars(select(RunRow).order_by(RunRow.id))]
+
+
+def endpoint_numbers(name: str, count: int, failures: int, nbytes: int, deviations: int, hist: Histogram, duration: float) -> dict[str, Any]:
+    ms = lambda micros: round(micros / 1000.0, 3)
+    return {
+        "name": name,
+        "requests": count,
+        "failures": failures,
+        "error_pct": round(100.0 * failures / count, 3) if count else 0.0,
+        "bytes": nbytes,
+        "avg_size": round(nbytes / count) if count else 0,
+        "deviations": deviations,
+        "rps": round(count / duration, 3),
+        "p50_ms": ms(hist.percentile(0.50)),
+        "p90_ms": ms(hist.percentile(0.90)),
+        "p95_ms": ms(hist.percentile(0.95)),
+        "p99_ms": ms(hist.percentile(0.99)),
+        "p99.9_ms": ms(hist.percentile(0.999)),
+        "max_ms": ms(hist.max),
+        "avg_ms": round(hist.mean / 1000.0, 3),
+    }
+
+
+def get_run(engine: Engine, run_id: int) -> dict[str, Any]:
+    with reading(engine) as session:
+        run = session.get(RunRow, run_id)
+        if run is None:
+            raise UserError(f"no run {run_id} (see `replayswarm runs`)")
+        duration = run_duration(run)
+        endpoints = []
+        total = Histogram()
+        count = failures = nbytes = deviations = 0
+        for e in session.scalars(select(RunEndpointRow).where(RunEndpointRow.run_id == run_id).order_by(RunEndpointRow.name)):
+            hist = Histogram.from_dict(e.histogram)
+            endpoints.append(endpoint_numbers(e.name, e.count, e.failures, e.bytes, e.deviations, hist, duration))
+            total.merge(hist)
+            count, failures, nbytes, deviations = count + e.count, failures + e.failures, nbytes + e.bytes, deviations + e.deviations
+        errors = [
+            {"endpoint": e.endpoint, "kind": e.kind, "count": e.count, "sample": e.sample}
+            for e in session.scalars(select(RunErrorRow).where(RunErrorRow.run_id == run_id).order_by(RunErrorRow.count.desc()))
+        ]
+        return {
+            **run_header(run),
+            "total": endpoint_numbers("Aggregated", count, failures, nbytes, deviations, total, duration),
+            "endpoints": endpoints,
+            "errors": errors,
+            "thresholds": list(run.thresholds),
+            "iterations": dict(run.iterations),
+            "config": dict(run.config),
+        }
