@@ -6,10 +6,13 @@
 /reset         reads the request, then resets the connection
 /cut           promises 1000 bytes, sends 10, closes
 /hang          reads the request, never answers
+/500           a server error
+/gzip-cut      a gzip body that ends before its end (Content-Length matches what is sent)
 """
 
 from __future__ import annotations
 
+import gzip
 import socket
 import struct
 import threading
@@ -84,6 +87,11 @@ class FaultServer:
         elif path == "/cut":
             conn.sendall(text + b"Content-Length: 1000\r\n\r\n0123456789")
             return False
+        elif path == "/500":
+            conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\noops")
+        elif path == "/gzip-cut":
+            body = gzip.compress(b"hello world, " * 200)[:-20]
+            conn.sendall(text + b"Content-Encoding: gzip\r\n" + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
         elif path == "/hang":
             self._stop.wait(60)
             return False

@@ -1,0 +1,84 @@
+"""A fast, counting HTTP/1.1 target on loopback: knows exactly what it served, and when."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 16  # headers and body leave in one write
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        server: CountingTarget = self.server.target  # type: ignore[attr-defined]
+        if server.delay:
+            time.sleep(server.delay)
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        server.log(self.path, self.headers.get("X-User"), time.time())
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class CountingTarget:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.requests: list[tuple[float, str, str | None]] = []
+        self._lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.target = self  # type: ignore[attr-defined]
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def log(self, path: str, user: str | None, when: float) -> None:
+        with self._lock:
+            self.requests.append((when, path, user))
+
+    @property
+    def served(self) -> int:
+        return len(self.requests)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def scenario_file(path, origin: str, scenarios: list[tuple[str, int, list[tuple[str, float]]]]) -> str:
+    """Write a scenario YAML: (name, weight, [(path, think seconds), ...]) per scenario."""
+    import yaml
+
+    doc = {
+        "version": 1,
+        "name": "handmade",
+        "origins": [origin],
+        "scenarios": [
+            {
+                "name": name,
+                "weight": weight,
+                "steps": [
+                    {"name": f"GET {p.split('?')[0]}", "think_time": think,
+                     "request": {"method": "GET", "url": origin + p, "headers": [["X-User", "${__user}"]]},
+                     "expect": {"status": 200}}
+                    for p, think in steps
+                ],
+            }
+            for name, weight, steps in scenarios
+        ],
+    }
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return str(path)

@@ -1,0 +1,219 @@
+"""`replayswarm play` as a real process against real local targets."""
+
+from __future__ import annotations
+
+import json
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+import pytest
+
+from tests.dbutil import rows
+from tests.faults import FaultServer
+from tests.helpers import ROOT, cli, free_port, start_notes_site
+from tests.target import CountingTarget, scenario_file
+
+
+def play(db: str, source: str, *args: str, timeout: float = 180) -> tuple[subprocess.CompletedProcess, dict]:
+    result = cli("play", source, "--db", db, "--json", *args, timeout=timeout)
+    try:
+        return result, json.loads(result.stdout)
+    except ValueError:
+        raise AssertionError(f"exit {result.returncode}: {result.stdout}\n{result.stderr}") from None
+
+
+def test_recorded_logins_and_edits_replay_against_a_fresh_site_without_failures(mixed_db, tmp_path):
+    assert cli("convert", "mixed", "--name", "mixed-set", "--db", mixed_db).returncode == 0
+    fresh = start_notes_site(tmp_path)  # a new server: new CSRF secrets, new note ids
+    users = tmp_path / "users.csv"
+    users.write_text("username,password\nalice,alice-pass-123\nbob,bob-pass-123\n")
+    try:
+        result, summary = play(mixed_db, "mixed-set", "--host", fresh.url, "--users", "20", "--spawn-rate", "40",
+                               "--iterations", "40", "--think-scale", "0.05", "--data", str(users))
+    finally:
+        fresh.stop()
+    assert result.returncode == 0, result.stderr
+    assert summary["status"] == "completed" and summary["failures"] == 0, summary
+    assert summary["requests"] > 200
+    names = {e["name"] for e in summary["endpoints"]}
+    assert {"POST /accounts/login/", "POST /notes/new/", "POST /notes/{id}/edit/", "GET /notes/{id}/edit/"} <= names
+    iterations = summary["iterations"]
+    editors = next(n for name, n in iterations.items() if "login" in name)
+    # The site's own database: every editing iteration created a note and edited it.
+    [made] = rows(f"sqlite:///{fresh.db}", "SELECT count(*) AS n, sum(edited IS NOT NULL) AS edited, "
+                  "count(DISTINCT owner_id) AS owners FROM notes_note WHERE title LIKE '%''s list'")
+    assert made["n"] == editors and made["edited"] == editors and made["owners"] == 2
+    # What the CLI printed is what the database holds.
+    run = json.loads(cli("run", str(summary["run_id"]), "--json", "--db", mixed_db).stdout)
+    assert (run["requests"], run["failures"]) == (summary["requests"], summary["failures"])
+    assert {e["name"]: e["requests"] for e in run["endpoints"]} == {e["name"]: e["requests"] for e in summary["endpoints"]}
+    assert run["total"]["p95_ms"] == summary["p95_ms"]
+
+
+def test_faults_are_counted_by_kind_and_no_user_dies(db, tmp_path):
+    faults = FaultServer()
+    paths = ["/ok", "/reset", "/cut", "/500", "/hang", "/gzip-cut"]
+    yaml_file = scenario_file(tmp_path / "faults.yaml", faults.url, [("faults", 1, [(p, 0.0) for p in paths])])
+    # Each step's failure must not end the iteration: these are GETs without extractions.
+    started = time.monotonic()
+    try:
+        result, summary = play(db, yaml_file, "--host", faults.url, "--users", "4", "--spawn-rate", "100",
+                               "--duration", "4s", "--timeout", "0.5", "--stop-timeout", "1")
+    finally:
+        faults.close()
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 4 + 1 + 8, f"run took {elapsed:.1f}s"
+    errors = {(e["endpoint"], e["kind"]) for e in json.loads(cli("run", str(summary["run_id"]), "--json", "--db", db).stdout)["errors"]}
+    assert ("GET /reset", "connection reset") in errors
+    assert ("GET /500", "status 500") in errors
+    assert ("GET /hang", "timeout") in errors
+    assert ("GET /gzip-cut", "decode error") in errors
+    assert any(e[0] == "GET /cut" and e[1] in ("truncated body", "connection reset", "bad response") for e in errors)
+    by_name = {e["name"]: e for e in summary["endpoints"]}
+    assert by_name["GET /ok"]["failures"] == 0
+    # Every user went round again and again: none died of a fault.
+    assert summary["iterations"]["faults"] >= 4 * 3
+
+
+def test_think_times_and_scenario_shares_follow_the_recording(db, tmp_path):
+    target = CountingTarget()
+    thinks = [0.0, 0.3, 0.6, 0.2]
+    yaml_file = scenario_file(tmp_path / "paced.yaml", target.url, [
+        ("paced", 1, [(f"/step{i}", t) for i, t in enumerate(thinks)]),
+    ])
+    try:
+        result, summary = play(db, yaml_file, "--host", target.url, "--users", "5", "--spawn-rate", "50",
+                               "--iterations", "15", "--think-scale", "1")
+    finally:
+        target.close()
+    assert result.returncode == 0, result.stderr
+    by_user: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for when, path, user in target.requests:
+        by_user[user].append((when, path))
+    gaps: dict[str, list[float]] = defaultdict(list)
+    for requests in by_user.values():
+        requests.sort()
+        for (t0, _), (t1, path) in zip(requests, requests[1:]):
+            if path != "/step0":
+                gaps[path].append(t1 - t0)
+    for i, think in enumerate(thinks[1:], 1):
+        median = statistics.median(gaps[f"/step{i}"])
+        assert abs(median - think) <= 0.1 * think, f"/step{i}: median think {median:.3f}s, recorded {think}s"
+
+    target = CountingTarget()
+    weighted = scenario_file(tmp_path / "weighted.yaml", target.url, [
+        ("often", 3, [("/a", 0.0)]), ("sometimes", 2, [("/b", 0.0)]), ("rarely", 1, [("/c", 0.0)]),
+    ])
+    try:
+        result, summary = play(db, weighted, "--host", target.url, "--users", "7", "--spawn-rate", "100", "--iterations", "600")
+    finally:
+        target.close()
+    shares = {k: v / sum(summary["iterations"].values()) for k, v in summary["iterations"].items()}
+    for name, weight in (("often", 3), ("sometimes", 2), ("rarely", 1)):
+        assert abs(shares[name] - weight / 6) <= 0.02, shares
+    assert sum(summary["iterations"].values()) == 600 == target.served
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_run_keeps_everything_measured(db, tmp_path, sig):
+    target = CountingTarget(delay=0.01)
+    yaml_file = scenario_file(tmp_path / "long.yaml", target.url, [("loop", 1, [("/x", 0.05), ("/y", 0.05)])])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "replayswarm", "play", yaml_file, "--host", target.url, "--users", "10",
+         "--spawn-rate", "100", "--duration", "60s", "--db", db, "--json"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        time.sleep(4)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        target.close()
+    assert proc.returncode == 130, err
+    summary = json.loads(out)
+    assert summary["status"] == "stopped"
+    [run] = rows(db, "SELECT status, requests, ended FROM runs")
+    assert run["status"] == "stopped" and run["ended"] is not None
+    assert run["requests"] == summary["requests"] == target.served > 50
+
+
+def test_two_processes_split_the_users_and_their_totals_add_up(db, tmp_path):
+    target = CountingTarget()
+    yaml_file = scenario_file(tmp_path / "two.yaml", target.url, [("a", 1, [("/a", 0.01), ("/b", 0.01)])])
+    try:
+        result, summary = play(db, yaml_file, "--host", target.url, "--users", "8", "--spawn-rate", "100",
+                               "--duration", "4s", "--processes", "2")
+    finally:
+        target.close()
+    assert result.returncode == 0, result.stderr
+    assert summary["requests"] == target.served > 100
+    [run] = rows(db, "SELECT processes, requests FROM runs")
+    assert run == {"processes": 2, "requests": target.served}
+    per_second = rows(db, "SELECT sum(requests) AS n, max(users) AS users FROM run_buckets WHERE endpoint = ''")
+    assert per_second[0]["n"] == target.served and per_second[0]["users"] == 8
+
+
+def test_thresholds_decide_the_exit_code(db, tmp_path):
+    target = CountingTarget()
+    yaml_file = scenario_file(tmp_path / "t.yaml", target.url, [("t", 1, [("/a", 0.0)])])
+    common = ["--host", target.url, "--users", "2", "--iterations", "50", "--quiet", "--db", db]
+    try:
+        held = cli("play", yaml_file, *common, "--threshold", "p95<5s", "--threshold", "errors<1%", "--threshold", "GET /a:rps>1")
+        failed = cli("play", yaml_file, *common, "--threshold", "p99<0.001ms", "--threshold", "errors<1%")
+    finally:
+        target.close()
+    assert held.returncode == 0, held.stderr
+    assert "threshold p95<5s: held" in held.stdout
+    assert failed.returncode == 1
+    assert "threshold p99<0.001ms: FAILED" in failed.stdout and "threshold errors<1%: held" in failed.stdout
+
+
+def test_comparing_against_a_slowed_target_shows_the_regression(db, tmp_path):
+    runs = []
+    for delay in (0.0, 0.05):
+        target = CountingTarget(delay=delay)
+        yaml_file = scenario_file(tmp_path / "c.yaml", target.url, [("c", 1, [("/page", 0.0)])])
+        try:
+            _, summary = play(db, yaml_file, "--host", target.url, "--users", "4", "--iterations", "200", "--label", f"delay {delay}")
+        finally:
+            target.close()
+        runs.append(summary["run_id"])
+    result = json.loads(cli("compare", *map(str, runs), "--json", "--db", db).stdout)
+    assert result["verdict"].startswith("REGRESSION")
+    assert {"endpoint": "GET /page", "metric": "p95_ms"} in result["regressions"]
+    listed = json.loads(cli("runs", "--json", "--db", db).stdout)
+    assert [r["label"] for r in listed] == ["delay 0.0", "delay 0.05"]
+
+
+def test_bad_input_is_refused_before_a_run_exists(db, tmp_path):
+    target = CountingTarget()
+    good = scenario_file(tmp_path / "g.yaml", target.url, [("g", 1, [("/a", 0.0)])])
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\nscenarios:\n  - name: [\n")
+    closed = f"http://127.0.0.1:{free_port()}"
+    cases = {
+        "unknown source": (["no-such-set", "--host", target.url, "--users", "1"], "unknown SOURCE 'no-such-set'"),
+        "unresolvable host": ([good, "--host", "http://no-such-host.invalid", "--users", "1"], "cannot reach http://no-such-host.invalid"),
+        "refused host": ([good, "--host", closed, "--users", "1"], f"cannot reach {closed}"),
+        "no users": ([good, "--host", target.url, "--users", "0"], "0 is not a number of users"),
+        "negative users": ([good, "--host", target.url, "--users", "-1"], "-1 is not a number of users"),
+        "bad threshold": ([good, "--host", target.url, "--users", "1", "--threshold", "p95 fast"], "--threshold 'p95 fast' is not a threshold"),
+        "unknown endpoint": ([good, "--host", target.url, "--users", "1", "--threshold", "GET /nope:p95<1s"], "no endpoint named 'GET /nope'"),
+        "broken yaml": ([str(broken), "--host", target.url, "--users", "1"], f"{broken}:"),
+        "no host": ([good, "--users", "1"], "play needs --host URL"),
+        "bad think": ([good, "--host", target.url, "--users", "1", "--think", "3-1"], "--think '3-1'"),
+    }
+    try:
+        for label, (args, message) in cases.items():
+            result = cli("play", *args, "--db", db)
+            assert result.returncode == 2, f"{label}: {result.returncode} {result.stderr}"
+            assert message in result.stderr and result.stderr.count("\n") == 1, f"{label}: {result.stderr!r}"
+    finally:
+        target.close()
+    assert rows(db, "SELECT count(*) AS n FROM runs") == [{"n": 0}]
+    assert target.served == 0
