@@ -50,8 +50,20 @@ def test_recorded_logins_and_edits_replay_against_a_fresh_site_without_failures(
     # What the CLI printed is what the database holds.
     run = json.loads(cli("run", str(summary["run_id"]), "--json", "--db", mixed_db).stdout)
     assert (run["requests"], run["failures"]) == (summary["requests"], summary["failures"])
+    assert run["total"]["deviations"] == 0, "every answer looked like the recording's"
     assert {e["name"]: e["requests"] for e in run["endpoints"]} == {e["name"]: e["requests"] for e in summary["endpoints"]}
     assert run["total"]["p95_ms"] == summary["p95_ms"]
+
+
+def test_a_recording_plays_directly_with_its_recorded_logins(mixed_db, tmp_path):
+    fresh = start_notes_site(tmp_path)
+    try:
+        result, summary = play(mixed_db, "mixed", "--host", fresh.url, "--users", "5", "--iterations", "10", "--think-scale", "0.05")
+    finally:
+        fresh.stop()
+    assert result.returncode == 0, result.stderr
+    assert summary["failures"] == 0 and summary["requests"] > 30
+    assert rows(mixed_db, "SELECT source, set_id FROM runs") == [{"source": "mixed", "set_id": None}]
 
 
 def test_faults_are_counted_by_kind_and_no_user_dies(db, tmp_path):
@@ -171,6 +183,17 @@ def test_thresholds_decide_the_exit_code(db, tmp_path):
     assert "threshold p95<5s: held" in held.stdout
     assert failed.returncode == 1
     assert "threshold p99<0.001ms: FAILED" in failed.stdout and "threshold errors<1%: held" in failed.stdout
+
+    target = CountingTarget()
+    started = time.monotonic()
+    try:
+        aborted = cli("play", yaml_file, "--host", target.url, "--users", "2", "--duration", "60s", "--quiet", "--db", db,
+                      "--threshold", "p99<0.001ms", "--abort-on-threshold")
+    finally:
+        target.close()
+    assert aborted.returncode == 1 and time.monotonic() - started < 30
+    assert "stopping the run (--abort-on-threshold)" in aborted.stderr
+    assert rows(db, "SELECT status FROM runs ORDER BY id DESC LIMIT 1") == [{"status": "failed"}]
 
 
 def test_comparing_against_a_slowed_target_shows_the_regression(db, tmp_path):

@@ -7,6 +7,7 @@ what landed in ./replayswarm.db.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -15,6 +16,10 @@ from pathlib import Path
 
 from tests.browse import MIXED, browse
 from tests.helpers import ROOT, free_port, start_notes_site, wait_for_port
+
+
+USERS = 50
+DURATION = "20s"
 
 
 def main() -> None:
@@ -45,10 +50,28 @@ def main() -> None:
     yaml_file = work / f"{name}.yaml"
     subprocess.run([*replayswarm, "convert", name, "-o", str(yaml_file)], cwd=ROOT, check=True)
     subprocess.run([*replayswarm, "scenario", name], cwd=ROOT, check=True)
+    # Replay against a fresh instance of the site: new CSRF secrets, new note ids.
+    fresh = start_notes_site(work)
+    users = work / "users.csv"
+    users.write_text("username,password\nalice,alice-pass-123\nbob,bob-pass-123\n")
+    print(f"\nPlaying {name!r} with {USERS} users for {DURATION} against a fresh site on {fresh.url}", flush=True)
+    try:
+        played = subprocess.run(
+            [*replayswarm, "play", name, "--host", fresh.url, "--users", str(USERS), "--spawn-rate", "25",
+             "--duration", DURATION, "--data", str(users), "--label", "demo", "--tag", "site=notes"],
+            cwd=ROOT,
+        )
+    finally:
+        fresh.stop()
+    runs = json.loads(subprocess.run([*replayswarm, "runs", "--json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+    run_id = runs[-1]["id"]
     db = Path(ROOT / "replayswarm.db")
-    print(f"\nRecorded and converted into {db}; the scenario file is {yaml_file}. See them again with:\n"
+    print(f"\nEverything is in {db}; the scenario file is {yaml_file}. Look again with:\n"
           f"  .venv/bin/replayswarm recording {name}          # the flows, secrets masked\n"
-          f"  .venv/bin/replayswarm scenario {name} --json    # scenarios, think times, correlations")
+          f"  .venv/bin/replayswarm scenario {name}           # scenarios, think times, correlations\n"
+          f"  .venv/bin/replayswarm run {run_id}                        # the run: endpoints, percentiles, errors\n"
+          f"  .venv/bin/replayswarm compare {run_id} <another run>      # did it get slower?")
+    sys.exit(played.returncode)
 
 
 if __name__ == "__main__":
