@@ -516,6 +516,57 @@ def compare_(base: int, new: int, as_json: bool, db: str) -> None:
     click.echo(result["verdict"])
 
 
+# -- ui and reports ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8089, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--auth", metavar="USER:PASSWORD", help="Require HTTP basic auth (needed to bind beyond loopback).")
+@db_option
+def ui(bind: str, port: int, auth: str | None, db: str) -> None:
+    """Serve the web UI: runs, comparisons, recordings, scenario sets."""
+    from .hosts import is_loopback_name
+
+    credentials = None
+    if auth is not None:
+        user, sep, password = auth.partition(":")
+        if not sep or not user or not password:
+            raise UserError("--auth expects USER:PASSWORD")
+        credentials = (user, password)
+    if not is_loopback_name(bind) and credentials is None:
+        raise UserError(f"--bind {bind} is reachable from other machines: add --auth USER:PASSWORD")
+    from werkzeug.serving import run_simple
+
+    from .web import create_app
+
+    app = create_app(db, bind=bind, port=port, auth=credentials)
+    shown = f"[{bind}]" if ":" in bind else bind
+    click.echo(f"replayswarm UI on http://{shown}:{port}/ (Ctrl-C to stop)", err=True)
+    run_simple(bind, port, app, threaded=True, use_reloader=False)
+
+
+@cli.command()
+@click.argument("run_id", type=int, metavar="RUN")
+@click.option("--baseline", type=int, metavar="RUN", help="Compare against this run.")
+@click.option("-o", "--output", required=True, metavar="FILE", help="Where to write the report (- for stdout).")
+@click.option("--format", "fmt", type=click.Choice(["html", "json", "csv", "junit"]), default="html", show_default=True)
+@db_option
+def report(run_id: int, baseline: int | None, output: str, fmt: str, db: str) -> None:
+    """Write a run (and its comparison with a baseline) as a self-contained HTML file, JSON, CSV or JUnit."""
+    from .report import build
+
+    text = build(open_db(db), run_id, baseline, fmt)
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {output}: {exc.strerror}") from None
+    click.echo(f"Wrote {output} ({fmt}, run {run_id}{f' against run {baseline}' if baseline is not None else ''}).")
+
+
 # -- database --------------------------------------------------------------------------------
 
 

@@ -33,3 +33,10 @@ def is_loopback(address: str) -> bool:
 
 def is_loopback_name(host: str) -> bool:
     return host.lower() in ("localhost", "localhost.") or is_loopback(host.strip("[]"))
+
+
+def host_of(hostport: str) -> str:
+    """The host of a Host header value: `example.com:8089` → `example.com`, `[::1]:8089` → `::1`."""
+    if hostport.startswith("["):
+        return hostport[1:hostport.find("]")] if "]" in hostport else hostport
+    return hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 else hostport

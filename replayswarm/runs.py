@@ -96,3 +96,27 @@ def get_run(engine: Engine, run_id: int) -> dict[str, Any]:
             "iterations": dict(run.iterations),
             "config": dict(run.config),
         }
+
+
+def series(engine: Engine, run_id: int, endpoint: str = "") -> dict[str, list[Any]]:
+    """Per-second (or, for an endpoint, per-10-second) time series of a run, column by column."""
+    from .db.models import RunBucketRow
+
+    columns: dict[str, list[Any]] = {k: [] for k in ("t", "rps", "failures_per_s", "users", "p50_ms", "p95_ms", "p99_ms")}
+    step = 1 if endpoint == "" else 10
+    with reading(engine) as session:
+        rows = session.execute(
+            select(RunBucketRow.t, RunBucketRow.requests, RunBucketRow.failures, RunBucketRow.users,
+                   RunBucketRow.p50_ms, RunBucketRow.p95_ms, RunBucketRow.p99_ms)
+            .where(RunBucketRow.run_id == run_id, RunBucketRow.endpoint == endpoint)
+            .order_by(RunBucketRow.t)
+        ).all()
+    for t, requests, failures, users, p50, p95, p99 in rows:
+        columns["t"].append(t)
+        columns["rps"].append(requests / step)
+        columns["failures_per_s"].append(failures / step)
+        columns["users"].append(users)
+        columns["p50_ms"].append(round(p50, 3))
+        columns["p95_ms"].append(round(p95, 3))
+        columns["p99_ms"].append(round(p99, 3))
+    return columns

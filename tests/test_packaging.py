@@ -12,6 +12,7 @@ from tests.helpers import ROOT
 CHECK = """
 import sys
 import replayswarm, replayswarm.cli, replayswarm.record.store, replayswarm.record.har, replayswarm.masking
+import replayswarm.convert.shell, replayswarm.play.runner, replayswarm.play.console, replayswarm.runs, replayswarm.compare
 try:
     replayswarm.cli.cli.main(["--help"], prog_name="replayswarm", standalone_mode=False)
     replayswarm.cli.cli.main(["record", "--help"], prog_name="replayswarm", standalone_mode=False)
@@ -57,7 +58,7 @@ def test_a_wheel_installs_into_a_fresh_venv_and_migrates_a_database(tmp_path: Pa
     )
     assert (listed.returncode, listed.stdout.strip()) == (0, "[]")
     where = subprocess.run(
-        [str(env_dir / "bin" / "python"), "-c", "import replayswarm.db.migrate as m; print(m.migrations_dir())"],
+        [str(env_dir / "bin" / "python"), "-c", "import replayswarm.resources as r; print(r.migrations_dir(), r.ui_dir())"],
         capture_output=True, text=True, cwd=tmp_path,
     )
-    assert str(env_dir) in where.stdout, "migrations must come from inside the installed wheel"
+    assert where.stdout.count(str(env_dir)) == 2, f"migrations and UI must come from inside the wheel: {where.stdout}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -11,18 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 from ..errors import UserError
-
-_PACKAGE = Path(__file__).resolve().parent.parent
-
-
-def migrations_dir() -> Path:
-    # Inside a wheel the migrations travel as replayswarm/_migrations; in a checkout they sit
-    # at the top of the repository.
-    for candidate in (_PACKAGE / "_migrations", _PACKAGE.parent / "migrations"):
-        if (candidate / "env.py").is_file():
-            return candidate
-    raise RuntimeError("replayswarm is installed without its migrations")
-
+from ..resources import migrations_dir
 
 def _config(engine: Engine) -> Config:
     config = Config()
