@@ -29,7 +29,8 @@ def run(run_id: int) -> ResponseReturnValue:
 
 @bp.get("/compare")
 def compare_runs() -> ResponseReturnValue:
-    ids = [int(i) for i in request.args.getlist("run") if i.isdigit()]
+    # The earliest run is the baseline the others are judged against.
+    ids = sorted({int(i) for i in request.args.getlist("run") if i.isdigit()})
     if len(ids) < 2:
         abort(400, description="give two or more ?run=ID")
     try:

@@ -47,7 +47,8 @@ def detail(run_id: int) -> str:
 
 @bp.get("/compare")
 def compare_runs() -> str:
-    ids = [int(i) for i in request.args.getlist("run") if i.isdigit()]
+    # The earliest run is the baseline the others are judged against.
+    ids = sorted({int(i) for i in request.args.getlist("run") if i.isdigit()})
     if len(ids) < 2:
         abort(400, description="Pick two or more runs to compare")
     runs = [_run_or_404(i) for i in ids]
