@@ -66,7 +66,10 @@ def main() -> None:
     runs = json.loads(subprocess.run([*replayswarm, "runs", "--json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
     run_id = runs[-1]["id"]
     db = Path(ROOT / "replayswarm.db")
-    print(f"\nEverything is in {db}; the scenario file is {yaml_file}. Look again with:\n"
+    print(f"\nEverything is in {db}; the scenario file is {yaml_file}.\n"
+          f"Open the UI on this run:\n"
+          f"  .venv/bin/replayswarm ui      # then http://127.0.0.1:8089/runs/{run_id}\n"
+          f"Or look from the command line:\n"
           f"  .venv/bin/replayswarm recording {name}          # the flows, secrets masked\n"
           f"  .venv/bin/replayswarm scenario {name}           # scenarios, think times, correlations\n"
           f"  .venv/bin/replayswarm run {run_id}                        # the run: endpoints, percentiles, errors\n"
