@@ -11,6 +11,7 @@ from .db import reading
 from .db.models import RunEndpointRow, RunErrorRow, RunRow
 from .errors import UserError
 from .histogram import Histogram
+from .play.stats import Counter, numbers
 
 
 def run_duration(run: RunRow) -> float:
@@ -48,27 +49,6 @@ def list_runs(engine: Engine) -> list[dict[str, Any]]:
         return [run_header(r) for r in session.scalars(select(RunRow).order_by(RunRow.id))]
 
 
-def endpoint_numbers(name: str, count: int, failures: int, nbytes: int, deviations: int, hist: Histogram, duration: float) -> dict[str, Any]:
-    ms = lambda micros: round(micros / 1000.0, 3)
-    return {
-        "name": name,
-        "requests": count,
-        "failures": failures,
-        "error_pct": round(100.0 * failures / count, 3) if count else 0.0,
-        "bytes": nbytes,
-        "avg_size": round(nbytes / count) if count else 0,
-        "deviations": deviations,
-        "rps": round(count / duration, 3),
-        "p50_ms": ms(hist.percentile(0.50)),
-        "p90_ms": ms(hist.percentile(0.90)),
-        "p95_ms": ms(hist.percentile(0.95)),
-        "p99_ms": ms(hist.percentile(0.99)),
-        "p99.9_ms": ms(hist.percentile(0.999)),
-        "max_ms": ms(hist.max),
-        "avg_ms": round(hist.mean / 1000.0, 3),
-    }
-
-
 def get_run(engine: Engine, run_id: int) -> dict[str, Any]:
     with reading(engine) as session:
         run = session.get(RunRow, run_id)
@@ -76,20 +56,18 @@ def get_run(engine: Engine, run_id: int) -> dict[str, Any]:
             raise UserError(f"no run {run_id} (see `replayswarm runs`)")
         duration = run_duration(run)
         endpoints = []
-        total = Histogram()
-        count = failures = nbytes = deviations = 0
+        total = Counter()
         for e in session.scalars(select(RunEndpointRow).where(RunEndpointRow.run_id == run_id).order_by(RunEndpointRow.name)):
-            hist = Histogram.from_dict(e.histogram)
-            endpoints.append(endpoint_numbers(e.name, e.count, e.failures, e.bytes, e.deviations, hist, duration))
-            total.merge(hist)
-            count, failures, nbytes, deviations = count + e.count, failures + e.failures, nbytes + e.bytes, deviations + e.deviations
+            counter = Counter(e.count, e.failures, e.bytes, e.deviations, Histogram.from_dict(e.histogram))
+            endpoints.append(numbers(e.name, counter, duration))
+            total.merge(counter)
         errors = [
             {"endpoint": e.endpoint, "kind": e.kind, "count": e.count, "sample": e.sample}
             for e in session.scalars(select(RunErrorRow).where(RunErrorRow.run_id == run_id).order_by(RunErrorRow.count.desc()))
         ]
         return {
             **run_header(run),
-            "total": endpoint_numbers("Aggregated", count, failures, nbytes, deviations, total, duration),
+            "total": numbers("Aggregated", total, duration),
             "endpoints": endpoints,
             "errors": errors,
             "thresholds": list(run.thresholds),

@@ -50,7 +50,9 @@ def test_recorded_logins_and_edits_replay_against_a_fresh_site_without_failures(
     # What the CLI printed is what the database holds.
     run = json.loads(cli("run", str(summary["run_id"]), "--json", "--db", mixed_db).stdout)
     assert (run["requests"], run["failures"]) == (summary["requests"], summary["failures"])
-    assert run["total"]["deviations"] == 0, "every answer looked like the recording's"
+    # Answers look like the recording's, but for lists that grow as the replay adds notes.
+    deviating = {e["name"] for e in run["endpoints"] if e["deviations"]}
+    assert deviating <= {"GET /api/notes/", "GET /notes/", "GET /mine/"}, deviating
     assert {e["name"]: e["requests"] for e in run["endpoints"]} == {e["name"]: e["requests"] for e in summary["endpoints"]}
     assert run["total"]["p95_ms"] == summary["p95_ms"]
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..record.capture import header
+
 
 @dataclass(frozen=True)
 class Recorded:
@@ -65,10 +67,10 @@ class Recorded:
         return self.origin + self.path + (f"?{self.query}" if self.query else "")
 
     def header(self, name: str) -> str | None:
-        return _get(self.request_headers, name)
+        return header(self.request_headers, name)
 
     def response_header(self, name: str) -> str | None:
-        return _get(self.response_headers, name)
+        return header(self.response_headers, name)
 
     def response_headers_named(self, name: str) -> list[str]:
         name = name.lower()
@@ -77,14 +79,6 @@ class Recorded:
     @property
     def media_type(self) -> str:
         return (self.content_type or "").split(";", 1)[0].strip().lower()
-
-
-def _get(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
-    name = name.lower()
-    for k, v in headers:
-        if k.lower() == name:
-            return v
-    return None
 
 
 def same_url(a: str, b: str) -> bool:

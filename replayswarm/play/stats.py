@@ -165,18 +165,23 @@ class RunStats:
 
     def summary(self, duration: float) -> dict[str, Any]:
         """The numbers a person and a threshold read: whole run and per endpoint."""
-        total = self.total()
-        return {**_numbers(total, duration), "endpoints": [{"name": name, **_numbers(c, duration)} for name, c in sorted(self.endpoints.items())]}
+        endpoints = [numbers(name, c, duration) for name, c in sorted(self.endpoints.items())]
+        total = numbers("Aggregated", self.total(), duration)
+        del total["name"]
+        return {**total, "endpoints": endpoints}
 
 
-def _numbers(c: Counter, duration: float) -> dict[str, Any]:
+def numbers(name: str, c: Counter, duration: float) -> dict[str, Any]:
+    """An endpoint's row, as the CLI, the database reader, the UI and reports all show it."""
     h = c.hist
-    ms = lambda micros: round(micros / 1000.0, 3)
+    ms = lambda micros: round(micros / 1000.0, 3)  # noqa: E731
     return {
+        "name": name,
         "requests": c.count,
         "failures": c.failures,
         "error_pct": round(100.0 * c.failures / c.count, 3) if c.count else 0.0,
         "bytes": c.bytes,
+        "avg_size": round(c.bytes / c.count) if c.count else 0,
         "deviations": c.deviations,
         "rps": round(c.count / duration, 3) if duration > 0 else 0.0,
         "p50_ms": ms(h.percentile(0.50)),

@@ -1,11 +1,18 @@
 """The recorder's single database writer: a queue and one thread committing in batches, so the
-proxy's event loop never waits on the database."""
+proxy's event loop never waits on the database.
+
+A transaction costs far more than a row (about 0.4 ms of CPU for BEGIN, the session and COMMIT,
+against some 0.04 ms a row), and the proxy hands over one flow at a time: written as they come,
+nearly every flow would pay a whole transaction, on the core the proxy needs. So once a flow
+arrives the writer waits a moment (`linger`) for more to pile up, then stores them all at once.
+While it waits, queuing a flow does not wake it either."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,11 +33,15 @@ class FlowWriter:
         recording_id: int,
         on_failure: Callable[[Exception], None],
         batch_size: int = 500,
+        linger: float = 0.05,
     ) -> None:
         self._engine = engine
         self._recording_id = recording_id
         self._on_failure = on_failure
         self._batch_size = batch_size
+        self._linger = linger
+        # Core insert of plain rows: the ORM's bulk path adds per-batch work and nothing here.
+        self._insert = insert(Flow.__table__)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.stored = 0
         self.failure: Exception | None = None
@@ -51,7 +62,10 @@ class FlowWriter:
         while not stopping:
             rows: list[dict[str, Any]] = []
             item = self._queue.get()
-            # Whatever piled up while the last batch was committing goes into the next one.
+            if item is not _STOP and self._linger > 0 and self._queue.qsize() < self._batch_size:
+                # Let a batch gather: flows that arrive meanwhile share this one's transaction.
+                time.sleep(self._linger)
+            # Whatever piled up meanwhile (or while the last batch was committing) goes in.
             while True:
                 if item is _STOP:
                     stopping = True
@@ -71,7 +85,7 @@ class FlowWriter:
             row["recording_id"] = self._recording_id
         try:
             with writing(self._engine) as session:
-                session.execute(insert(Flow), rows)
+                session.execute(self._insert, rows)
         except Exception as exc:  # any database failure stops the recorder, loudly
             self.failure = exc
             self._on_failure(exc)
