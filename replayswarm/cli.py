@@ -98,6 +98,8 @@ def record(
         f"Recorded {summary.flows} flows from {len(summary.hosts)} host(s) ({hosts}) "
         f"in {result.duration:.1f}s as {name!r}."
     )
+    # Closing the connections folds SQLite's write-ahead log into the database file.
+    engine.dispose()
 
 
 @cli.command("import")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,10 @@ def mixed_recording(tmp_path_factory: pytest.TempPathFactory) -> MixedRecording:
         code, _, err = rec.stop()
         site.stop()
     assert code == 0, err
+    # Fold the write-ahead log into the file, so a plain copy of it holds everything.
+    with sqlite3.connect(db_file) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert conn.execute("SELECT count(*) FROM recordings WHERE name = 'mixed'").fetchone() == (1,)
     return MixedRecording(db_file=db_file, name="mixed", origin=site.url)
 
 
