@@ -74,7 +74,9 @@ class PlannedRequest:
     target: int  # index into Plan.targets
     method: str
     uri: Template  # path and query
-    headers: tuple[tuple[str, Template], ...]
+    # Headers the same on every request are rendered once; the rest hold variables.
+    static_headers: Mapping[str, str]
+    dynamic_headers: tuple[tuple[str, Template], ...]
     body: Template | None
     expect_status: int | None
 
@@ -180,7 +182,9 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
             planned_headers.append((key, Template.compile(value)))
         return PlannedRequest(
             name=name, target=index[target], method=method, uri=Template.compile(rest or "/"),
-            headers=tuple(planned_headers), body=Template.compile(body) if body is not None else None,
+            static_headers={k: t.constant for k, t in planned_headers if t.constant is not None},
+            dynamic_headers=tuple((k, t) for k, t in planned_headers if t.constant is None),
+            body=Template.compile(body) if body is not None else None,
             expect_status=status,
         )
 
@@ -234,7 +238,7 @@ def needed_variables(plan: Plan) -> dict[str, set[str]]:
         wanted: set[str] = set()
         for step in s.steps:
             for r in (step.request, *step.resources):
-                templates = [r.uri, *(t for _, t in r.headers)] + ([r.body] if r.body else [])
+                templates = [r.uri, *(t for _, t in r.dynamic_headers)] + ([r.body] if r.body else [])
                 wanted.update(v for t in templates for v in t.variables if v not in provided)
             provided.update(e.var for e in step.extract)
         needs[s.name] = {v for v in wanted if v not in BUILTINS and not v.startswith("cookie:") and v not in plan.defaults}

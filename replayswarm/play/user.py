@@ -78,9 +78,9 @@ class VirtualUser:
             self.transport.close()
 
     def run_iteration(self, scenario: PlannedScenario) -> None:
-        # A fresh visitor: new cookies, new connections, only the values given to this user.
+        # A fresh visit: new cookies, only the values given to this user. The user keeps its
+        # connections, as a browser does between visits to one site (and as Locust's users do).
         self.jar = CookieJar()
-        self.transport.close()
         recorded = scenario.recorded if self.swarm.settings.use_recorded else {}
         self.vars = {**self.swarm.plan.defaults, **recorded, **self.given}
         for step in scenario.steps:
@@ -141,7 +141,9 @@ class VirtualUser:
         stats = self.swarm.stats
         try:
             uri = self.render(request.uri)
-            headers = {k: self.render(v) for k, v in request.headers}
+            headers = dict(request.static_headers)
+            for key, template in request.dynamic_headers:
+                headers[key] = self.render(template)
             body = self.render(request.body).encode() if request.body is not None else None
         except MissingVariable as missing:
             stats.request(request.name, None, 0, True)
