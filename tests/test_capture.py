@@ -58,3 +58,16 @@ def test_secrets_are_masked_wherever_they_hide():
     assert "tok-123" not in masked and "p1" not in masked
     form = '--b\r\nContent-Disposition: form-data; name="password"\r\n\r\nhunter2\r\n--b--'
     assert "hunter2" not in mask_body(form, "multipart/form-data; boundary=b")
+
+
+def test_header_bytes_that_are_not_utf8_are_kept_as_latin1_text():
+    from mitmproxy.test import tflow
+
+    from replayswarm.record.flows import exchange_from_flow
+
+    flow = tflow.tflow(resp=True)
+    flow.response.headers.fields = ((b"Content-Type", b"text/plain; name=caf\xe9"), (b"X-Ok", "café".encode()))
+    row = exchange_from_flow(flow).row(1)
+    assert row["content_type"] == "text/plain; name=café"
+    assert ["X-Ok", "café"] in row["response_headers"]
+    row["content_type"].encode("utf-8")  # storable

@@ -15,7 +15,7 @@ from mitmproxy import connection, http
 from ..errors import describe
 from ..hosts import host_matcher, is_loopback, is_loopback_name
 from .capture import DEFAULT_BODY_CAP, BodyTap
-from .flows import exchange_from_flow
+from .flows import exchange_from_flow, header_value
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,8 @@ class Recorder:
             flow.kill()
             return
         request = flow.request
-        if is_loopback_name(request.host) and request.port in self.options.refuse_ports:
+        # The port first: it is a set lookup, the loopback check parses an address.
+        if request.port in self.options.refuse_ports and is_loopback_name(request.host):
             flow.metadata["replayswarm.refused"] = True
             return
         if not self.records(request.host, request.port):
@@ -117,10 +118,13 @@ class Recorder:
 def _streams(message: http.Message, cap: int) -> bool:
     """Bodies that are large or of unknown length stream through a tap that keeps at most the
     cap; mitmproxy buffers the small ones with a known length, which is faster."""
-    length = message.headers.get("content-length")
+    headers = message.headers
+    length = header_value(headers, b"content-length")
     if length is None:
         # A request without a length has no body unless chunked; a response is read to its end.
-        return isinstance(message, http.Response) or "chunked" in message.headers.get("transfer-encoding", "").lower()
+        if isinstance(message, http.Response):
+            return True
+        return "chunked" in (header_value(headers, b"transfer-encoding") or "").lower()
     try:
         return int(length) > cap
     except ValueError:

@@ -38,7 +38,10 @@ def charset(content_type: str | None) -> str:
 
 
 def is_text(content_type: str | None) -> bool:
-    mt = media_type(content_type)
+    return _is_text_media(media_type(content_type))
+
+
+def _is_text_media(mt: str) -> bool:
     return (
         mt.startswith("text/")
         or mt in _TEXT_TYPES
@@ -62,8 +65,10 @@ class Body:
             return cls()
         digest = hashlib.sha256(data).hexdigest()
         text = None
-        if len(data) <= cap and (is_text(content_type) or not media_type(content_type)):
-            text = _decode(data, charset(content_type))
+        if len(data) <= cap:
+            mt = media_type(content_type)
+            if not mt or _is_text_media(mt):
+                text = _decode(data, charset(content_type))
         return cls(text=text, size=len(data), sha256=digest)
 
 
@@ -138,8 +143,9 @@ class Exchange:
 
     def row(self, seq: int) -> dict[str, Any]:
         """The `flows` row, without its recording id."""
+        content_type = self.content_type
         kind = self.kind
-        if kind == "http" and media_type(self.content_type) == "text/event-stream":
+        if kind == "http" and media_type(content_type) == "text/event-stream":
             kind = "sse"
         return {
             "seq": seq,
@@ -164,7 +170,7 @@ class Exchange:
             "response_body": self.response_body.text,
             "response_size": self.response_body.size,
             "response_hash": self.response_body.sha256,
-            "content_type": (self.content_type or None) and self.content_type[:255],
+            "content_type": (content_type or None) and content_type[:255],
             # WebSocket and event streams are kept for the record; a replay cannot reproduce them.
             "kind": kind,
             "replayable": kind == "http",

@@ -95,7 +95,7 @@ async def _serve(
         engine, recording_id, on_failure=lambda exc: loop.call_soon_threadsafe(recorder.fail, exc)
     )
     proxy.addons.add(*addons.default_addons())
-    proxy.addons.add(recorder, _Announce(settings, confdir, announce))
+    proxy.addons.add(recorder, _Announce(settings, confdir, announce, proxy))
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, proxy.shutdown)
     try:
@@ -107,16 +107,25 @@ async def _serve(
 
 
 class _Announce:
-    def __init__(self, settings: ProxySettings, confdir: Path, announce: Callable[[str], None]) -> None:
+    """Says the proxy is recording, once it is; then tidies up for the flows to come."""
+
+    def __init__(
+        self, settings: ProxySettings, confdir: Path, announce: Callable[[str], None], proxy: master.Master
+    ) -> None:
         self.settings = settings
         self.confdir = confdir
         self.announce = announce
+        self.proxy = proxy
 
     def running(self) -> None:
         # Everything built at startup (mitmproxy, SQLAlchemy, the CLI) lives as long as the
-        # process: keep it out of the collector's full passes, which otherwise rescan it all.
+        # process: freeze it, so the collector's full passes stop rescanning it under load
+        # (each such pass stalled the event loop for tens of milliseconds).
         gc.collect()
         gc.freeze()
+        # mitmproxy offers every event of every flow to every addon, a few microseconds each:
+        # with nothing left to do, this one leaves the chain.
+        asyncio.get_running_loop().call_soon(self.proxy.addons.remove, self)
         s = self.settings
         scope = ", ".join(s.allow) if s.allow else "every host"
         self.announce(
