@@ -34,6 +34,9 @@ class Swarm:
         self.iterations_left = iterations
         self.stopping = Event()
         self.active = 0
+        # One generator for the worker's think-time sampling: a Random per user would cost
+        # ~5 KB each, a third of an idle user's memory.
+        self.rng = random.Random(settings.seed)
 
     def take_iteration(self) -> bool:
         if self.stopping.is_set():
@@ -47,11 +50,13 @@ class Swarm:
 
 
 class VirtualUser:
+    # Thousands of these sit idle in a think time: no per-instance __dict__.
+    __slots__ = ("swarm", "index", "transport", "given", "position", "iteration", "jar", "vars", "pool", "micros")
+
     def __init__(self, swarm: Swarm, index: int) -> None:
         self.swarm = swarm
         self.index = index
         settings = swarm.settings
-        self.rng = random.Random(settings.seed * 1_000_003 + index)
         self.transport = Transport(swarm.plan.targets, settings.timeout, settings.insecure)
         row = settings.data[index % len(settings.data)] if settings.data else {}
         self.given = {**row, **settings.variables}
@@ -60,7 +65,8 @@ class VirtualUser:
         self.iteration = 0
         self.jar = CookieJar()
         self.vars: dict[str, str] = {}
-        self.pool = Pool(PER_HOST)
+        self.pool: Pool | None = None  # made when the first page with sub-resources is fetched
+        self.micros = 0
 
     def run(self) -> None:
         swarm = self.swarm
@@ -99,9 +105,9 @@ class VirtualUser:
         settings = self.swarm.settings
         if settings.think_range is not None:
             low, high = settings.think_range
-            return self.rng.uniform(low, high)
+            return self.swarm.rng.uniform(low, high)
         times = step.think_times
-        return (times[0] if len(times) == 1 else self.rng.choice(times)) * settings.think_scale
+        return (times[0] if len(times) == 1 else self.swarm.rng.choice(times)) * settings.think_scale
 
     # -- one step ------------------------------------------------------------------------------
 
@@ -123,9 +129,12 @@ class VirtualUser:
                 self.vars[extract.var] = value
         stats.request(request.name, self.micros, reply.wire_bytes, failed, _deviates(step, reply))
         if step.resources and not failed:
+            pool = self.pool
+            if pool is None:
+                pool = self.pool = Pool(PER_HOST)
             for resource in step.resources:
-                self.pool.spawn(self.fetch, resource)
-            self.pool.join()
+                pool.spawn(self.fetch, resource)
+            pool.join()
         return not failed
 
     def fetch(self, resource: PlannedRequest) -> None:
@@ -166,8 +175,6 @@ class VirtualUser:
             self.jar.update(target.host, set_cookie)
         return reply
 
-    micros = 0
-
     def render(self, template: Template) -> str:
         constant = template.constant
         if constant is not None:
@@ -197,7 +204,7 @@ class VirtualUser:
         if name == "__uuid":
             return str(uuid.uuid4())
         if name == "__random":
-            return str(self.rng.randrange(1 << 30))
+            return str(self.swarm.rng.randrange(1 << 30))
         if name == "__user":
             return str(self.index)
         if name == "__iteration":
