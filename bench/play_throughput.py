@@ -5,7 +5,7 @@ rounds in a rotating order, runs each load generator pinned to core 1 for the sa
 and the same number of concurrent users/connections:
 
   play      `replayswarm play` on a one-step scenario (no think time), full statistics
-  play-10   the same with 10 steps per iteration (diagnostic: see the README)
+  play-10   the same with 10 steps per iteration (diagnostic, not run by default: see the README)
   locust    Locust FastHttpUser, headless, `wait_time = constant(0)`, one `client.get` per task
   wrk       `wrk -t1`, the C reference
   gevent    a bare geventhttpclient loop (N greenlets: get + read + count): the Python ceiling
@@ -57,6 +57,7 @@ HOST = "127.0.0.1"
 TARGET_CORE = 0  # nginx (and this driver, which mostly sleeps)
 LOAD_CORE = 1  # the load generator under test, alone
 CONTENDERS = ("play", "play-10", "locust", "wrk", "gevent")
+DEFAULT_CONTENDERS = ("play", "locust", "wrk", "gevent")
 OVERRUN = 60.0  # a run that outlives its duration by this much is killed
 PAGE = "/index.html"
 PAGE_SIZE = 1024
@@ -118,20 +119,66 @@ def proc_rss_mb(pid: int) -> float | None:
         return None
 
 
-def core_busy() -> dict[int, tuple[int, int]]:
-    """Per-core (busy, total) jiffies, to show how busy each core was during a run."""
+def code_fingerprint() -> str:
+    """A hash of the replayswarm sources play can run (all but the recorder and the converter):
+    the package is installed in editable mode, and a change to it in the middle of a benchmark
+    would mix two versions in one table."""
+    import hashlib
+
+    h = hashlib.sha256()
+    pkg = ROOT / "replayswarm"
+    for path in sorted(pkg.rglob("*.py")):
+        if path.relative_to(pkg).parts[0] in ("record", "convert"):
+            continue
+        h.update(str(path.relative_to(ROOT)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def time_wait_sockets() -> int | None:
+    """TCP sockets in TIME_WAIT on the machine: play opens a connection per iteration, and a
+    port space crowded with them makes connect() slower."""
+    m = re.search(r"\btw (\d+)", Path("/proc/net/sockstat").read_text())
+    return int(m.group(1)) if m else None
+
+
+def steady_rps(db: Path, duration: float) -> float | None:
+    """Requests per second over whole seconds inside a play run, from its per-second buckets in
+    the run tables. Bucket t is wall-clock second int(started) + t, so buckets 1 .. duration-1
+    lie wholly inside the run; bucket 1 is left out too, as the worker starts up in it."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(db) as c:
+            rows = c.execute("SELECT t, requests FROM run_buckets WHERE endpoint = '' AND t >= 2 AND t <= ?",
+                             (int(duration) - 1,)).fetchall()
+    except sqlite3.Error:
+        return None
+    return sum(n for _, n in rows) / len(rows) if rows else None
+
+
+def core_busy() -> dict[int, tuple[int, int, int]]:
+    """Per-core (busy, tasks, total) jiffies: busy is everything but idle and iowait; tasks is
+    user + nice + system + steal, i.e. busy without interrupt handling (much of which, on
+    loopback, is our own traffic's)."""
     out = {}
     for line in Path("/proc/stat").read_text().splitlines():
         m = re.match(r"cpu(\d+) (.*)", line)
         if m:
-            v = [int(x) for x in m.group(2).split()]
-            idle = v[3] + v[4]
-            out[int(m.group(1))] = (sum(v[:8]) - idle, sum(v[:8]))
+            user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in m.group(2).split()[:8])
+            total = user + nice + system + idle + iowait + irq + softirq + steal
+            out[int(m.group(1))] = (total - idle - iowait, user + nice + system + steal, total)
     return out
 
 
-def busy_between(a: dict[int, tuple[int, int]], b: dict[int, tuple[int, int]]) -> dict[str, float]:
-    return {f"core{c}": round((b[c][0] - a[c][0]) / max(1, b[c][1] - a[c][1]), 3) for c in a if c in b}
+def busy_between(a: dict[int, tuple[int, int, int]], b: dict[int, tuple[int, int, int]]) -> dict[str, float]:
+    out = {}
+    for c in (TARGET_CORE, LOAD_CORE):
+        if c in a and c in b:
+            total = max(1, b[c][2] - a[c][2])
+            out[f"core{c}"] = round((b[c][0] - a[c][0]) / total, 3)
+            out[f"core{c}_tasks"] = round((b[c][1] - a[c][1]) / total, 3)
+    return out
 
 
 class Watcher(threading.Thread):
@@ -179,6 +226,7 @@ def run_pinned(argv: list[str], timeout: float, cwd: Path | None = None, watch: 
                log: Path | None = None) -> Done:
     """Run argv on the load core; bounded by `timeout` (then the process group is killed).
     watch: None, "self" (the process itself) or "child" (its single child: play's worker)."""
+    tw = time_wait_sockets()
     cpu0, busy0, t0 = children_cpu(), core_busy(), time.monotonic()
     proc = subprocess.Popen(pinned(LOAD_CORE, argv), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True, text=True)
@@ -195,8 +243,13 @@ def run_pinned(argv: list[str], timeout: float, cwd: Path | None = None, watch: 
     finally:
         if watcher:
             watcher.finish()
-    done = Done(proc.returncode, out, err, time.monotonic() - t0, children_cpu() - cpu0, watcher,
-                busy_between(busy0, core_busy()))
+    wall, cpu = time.monotonic() - t0, children_cpu() - cpu0
+    busy = busy_between(busy0, core_busy())
+    # What else ran on the load core meanwhile (other processes, interrupts): its busy share
+    # minus our process tree's CPU over the same wall time. Large values flag a disturbed run.
+    busy["others_on_load_core"] = round(max(0.0, busy.get(f"core{LOAD_CORE}_tasks", 0.0) - cpu / wall), 3)
+    busy["time_wait_before"] = tw
+    done = Done(proc.returncode, out, err, wall, cpu, watcher, busy)
     if log:
         log.write_text(f"$ {' '.join(argv)}\n--- exit {proc.returncode}\n--- stdout\n{out}\n--- stderr\n{err}\n")
     return done
@@ -392,7 +445,9 @@ class Bench:
         argv = [REPLAYSWARM, "play", str(self.scenarios[scenario]), "--host", self.target.url,
                 "--users", str(users), "--spawn-rate", str(spawn_rate), "--duration", f"{duration:g}s",
                 "--db", f"sqlite:///{db}", "--json", "--quiet", "--processes", "1"]
+        code = code_fingerprint()
         done = run_pinned(argv, duration + OVERRUN, cwd=ROOT, watch=watch, log=self.log(scenario))
+        steady = steady_rps(db, duration)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         try:
@@ -401,14 +456,17 @@ class Bench:
             raise RuntimeError(f"replayswarm play printed no JSON (exit {done.code}): {done.stderr[-2000:]}") from None
         w = done.watcher
         return {
-            "requests": out["requests"], "failures": out["failures"], "rps": out["rps"],
+            # rps: the steady rate (see steady_rps), comparable with Locust's first-to-last-request
+            # rate and wrk's; reported_rps: play's own, requests over its whole run time.
+            "requests": out["requests"], "failures": out["failures"], "rps": steady if steady else out["rps"],
+            "reported_rps": out["rps"], "stop_hang": done.wall_s > duration + 5,
             "p50_ms": out["p50_ms"], "p95_ms": out["p95_ms"], "p99_ms": out["p99_ms"],
             "saturated": out.get("saturated"), "exit_code": done.code,
             "tree_cpu_s": round(done.cpu_s, 3), "wall_s": round(done.wall_s, 3),
             "worker_cpu_s": w.cpu_s if w else None, "worker_peak_rss_mb": round(w.peak_rss_mb, 2) if w else None,
             "req_per_cpu_s": out["requests"] / done.cpu_s if done.cpu_s else None,
             "worker_core_share": (w.cpu_s / duration) if w and w.cpu_s else None,
-            "busy": done.busy, "iterations": out.get("iterations"),
+            "busy": done.busy, "iterations": out.get("iterations"), "code": code,
         }
 
     # Locust ------------------------------------------------------------------------------
@@ -481,6 +539,22 @@ class Bench:
                 "req_per_cpu_s": out["requests"] / done.cpu_s if done.cpu_s else None, "busy": done.busy}
 
     def throughput(self, contender: str) -> dict[str, Any]:
+        """One run; run again (at most --retries times) while other processes took more than
+        --max-noise of the load core, keeping the least disturbed attempt."""
+        best: dict[str, Any] | None = None
+        for attempt in range(1 + self.args.retries):
+            r = self.throughput_once(contender)
+            r["attempt"] = attempt + 1
+            if best is None or r["busy"]["others_on_load_core"] < best["busy"]["others_on_load_core"]:
+                best = r
+            if r["busy"]["others_on_load_core"] <= self.args.max_noise:
+                break
+            print(f"  ({contender}: other processes took {r['busy']['others_on_load_core']:.0%} of core {LOAD_CORE}"
+                  f"{', running it again' if attempt < self.args.retries else ''})", flush=True)
+        assert best is not None
+        return best
+
+    def throughput_once(self, contender: str) -> dict[str, Any]:
         a = self.args
         if contender in ("play", "play-10"):
             return self.play(contender, a.users, 1000, a.duration)
@@ -502,12 +576,14 @@ class Bench:
             r = self.locust("locust_idle.py", users, spawn, a.idle_duration)
             rss = r["peak_rss_mb"]
         return {"users": users, "peak_rss_mb": rss, "requests": r["requests"], "failures": r["failures"],
-                "exit_code": r["exit_code"]}
+                "exit_code": r["exit_code"], "code": r.get("code")}
 
     # profile -----------------------------------------------------------------------------
 
     def profile(self) -> dict[str, Any] | None:
-        pyspy = shutil.which("py-spy") or (str(VENV_BIN / "py-spy") if (VENV_BIN / "py-spy").exists() else None)
+        pyspy = self.args.py_spy or next((str(p) for p in (VENV_BIN / "py-spy", Path("/tmp/pyspy-venv/bin/py-spy"),
+                                                           Path("/tmp/locust-venv/bin/py-spy")) if p.exists()),
+                                         None) or shutil.which("py-spy")
         if not pyspy:
             return None
         a = self.args
@@ -529,7 +605,9 @@ class Bench:
                 result["error"] = "worker not found"
                 return
             time.sleep(2)
-            argv = [pyspy, "record", "--nonblocking", "-r", "250", "-d", f"{int(duration - 4)}", "--format", "raw",
+            # --gil: only samples of the thread holding the GIL, i.e. where the worker's CPU goes
+            # (gevent's resolver threads waiting for work are left out).
+            argv = [pyspy, "record", "--nonblocking", "--gil", "-r", "250", "-d", f"{int(duration - 4)}", "--format", "raw",
                     "-o", str(raw), "--pid", str(worker)]
             p = subprocess.run(pinned(TARGET_CORE, argv), capture_output=True, text=True, timeout=duration + OVERRUN)
             result["py_spy"] = (p.stdout + p.stderr).strip().splitlines()[:1]
@@ -560,6 +638,7 @@ def hist_percentile(hist: collections.Counter[float], q: float) -> float | None:
 def summarize_profile(raw: Path) -> dict[str, Any]:
     """Collapsed stacks ('f1;f2;f3 N') → self and inclusive shares per function (lines dropped)."""
     self_n: collections.Counter[str] = collections.Counter()
+    self_lines: collections.Counter[str] = collections.Counter()  # with line numbers
     incl: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.read_text().splitlines():
@@ -568,8 +647,10 @@ def summarize_profile(raw: Path) -> dict[str, Any]:
             continue
         count = int(n)
         total += count
-        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
+        raw_frames = stack.split(";")
+        frames = [re.sub(r":\d+\)$", ")", f) for f in raw_frames]
         self_n[frames[-1]] += count
+        self_lines[raw_frames[-1]] += count
         for f in set(frames):
             incl[f] += count
     if not total:
@@ -583,6 +664,8 @@ def summarize_profile(raw: Path) -> dict[str, Any]:
         "samples": total,
         "ours_inclusive_pct": share(incl, lambda f: bool(ours.search(f)), 12),
         "ours_self_pct": share(self_n, lambda f: bool(ours.search(f)), 8),
+        # Time in C-accelerated gevent calls (Event.wait, Timeout) shows as the calling line's self time.
+        "ours_self_lines_pct": share(self_lines, lambda f: bool(ours.search(f)), 8),
         "self_pct": share(self_n, lambda f: True, 12),
         "library_inclusive_pct": share(incl, lambda f: "replayswarm/" not in f and not f.startswith(("Greenlet.", "Hub.")), 15),
     }
@@ -600,10 +683,16 @@ def summarize(rounds: list[dict[str, Any]], idle: list[dict[str, Any]], contende
                               if any(r.get(k) is not None for r in rs)}
         s["throughput"][c]["failures"] = sum(r["failures"] for r in rs)
         s["throughput"][c]["rps_per_round"] = [round(r["rps"]) for r in rs]
+        s["throughput"][c]["others_on_load_core"] = med([r["busy"]["others_on_load_core"] for r in rs])
+        if c.startswith("play"):
+            s["throughput"][c]["reported_rps"] = med([r["reported_rps"] for r in rs])
+            s["throughput"][c]["reported_rps_per_round"] = [round(r["reported_rps"]) for r in rs]
+            s["throughput"][c]["stop_hangs"] = sum(bool(r["stop_hang"]) for r in rs)
     for c in contenders:
         if c == "locust" or "locust" not in contenders:
             continue
         s["ratios"][f"{c}/locust"] = med([r[c]["rps"] / r["locust"]["rps"] for r in rounds])
+        s["ratios"][f"{c}/locust_per_cpu_s"] = med([r[c]["req_per_cpu_s"] / r["locust"]["req_per_cpu_s"] for r in rounds])
     if "gevent" in contenders and "play" in contenders:
         s["ratios"]["play/gevent"] = med([r["play"]["rps"] / r["gevent"]["rps"] for r in rounds])
     if idle:
@@ -622,7 +711,8 @@ def summarize(rounds: list[dict[str, Any]], idle: list[dict[str, Any]], contende
     goals = {}
     if "play/locust" in s["ratios"]:
         v = s["ratios"]["play/locust"]
-        goals["rps_per_core_>=_2x_locust"] = {"ratio": v, "met": v >= 2.0}
+        goals["rps_per_core_>=_2x_locust"] = {"ratio": v, "met": v >= 2.0,
+                                              "ratio_req_per_cpu_s": s["ratios"]["play/locust_per_cpu_s"]}
     if "memory_play/locust" in s["ratios"]:
         v = s["ratios"]["memory_play/locust"]
         goals["memory_per_idle_user_<=_half_locust"] = {"ratio": v, "met": v <= 0.5}
@@ -640,12 +730,20 @@ def print_report(s: dict[str, Any], env: dict[str, Any], args: argparse.Namespac
           f"{args.users} users/connections, medians over rounds")
     print(f"\n1. Throughput on one core, GET {PAGE} ({PAGE_SIZE} B)")
     print(f"   {'contender':<9}{'req/s':>9}{'vs locust':>10}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'req/CPU-s':>10}"
-          f"{'fails':>7}   req/s per round")
+          f"{'vs locust':>10}{'fails':>6}{'noise':>6}   req/s per round")
     for c, t in s["throughput"].items():
         ratio = s["ratios"].get(f"{c}/locust", 1.0 if c == "locust" else None)
+        cpu_ratio = s["ratios"].get(f"{c}/locust_per_cpu_s", 1.0 if c == "locust" else None)
         print(f"   {c:<9}{fmt(t['rps'], '.0f'):>9}{fmt(ratio, '.2f'):>10}{fmt(t.get('p50_ms'), '.2f'):>8}"
               f"{fmt(t.get('p95_ms'), '.2f'):>8}{fmt(t.get('p99_ms'), '.2f'):>8}{fmt(t.get('req_per_cpu_s'), '.0f'):>10}"
-              f"{t['failures']:>7}   {t['rps_per_round']}")
+              f"{fmt(cpu_ratio, '.2f'):>10}{t['failures']:>6}{t['others_on_load_core']:>6.0%}   {t['rps_per_round']}")
+    print("   req/s: play's is its steady rate (whole seconds 2..N-1 of its per-second buckets); Locust's is first to")
+    print("   last request; noise: median share of the load core used by other processes during the runs")
+    for c in ("play", "play-10"):
+        t = s["throughput"].get(c)
+        if t and "reported_rps" in t:
+            print(f"   {c} as it reports itself (requests / whole run time): {t['reported_rps']:.0f} req/s "
+                  f"{t['reported_rps_per_round']}; runs that overran their duration by >5 s: {t['stop_hangs']}")
     if "play" in s["throughput"] and s["throughput"]["play"].get("worker_core_share") is not None:
         print(f"   play's worker used {s['throughput']['play']['worker_core_share']:.0%} of the shared core "
               f"(the rest: its parent, the kernel, waiting)")
@@ -660,15 +758,20 @@ def print_report(s: dict[str, Any], env: dict[str, Any], args: argparse.Namespac
             print(f"   {what:<14}{m['base_rss_mb']:>9.1f}{m['big_rss_mb']:>16.1f}{m['kb_per_idle_user']:>14.1f}")
     print("\n3. Goals")
     for name, g in s["goals"].items():
-        print(f"   {name}: ratio {g['ratio']:.2f} -> {'MET' if g['met'] else 'NOT MET'}")
+        extra = f" (per CPU second: {g['ratio_req_per_cpu_s']:.2f})" if "ratio_req_per_cpu_s" in g else ""
+        print(f"   {name}: ratio {g['ratio']:.2f}{extra} -> {'MET' if g['met'] else 'NOT MET'}")
     if prof and prof.get("samples"):
-        print(f"\n4. Profile of play's worker (py-spy, {prof['samples']} samples, non-idle; "
+        print(f"\n4. Profile of play's worker (py-spy --gil, {prof['samples']} samples holding the GIL; "
               f"{prof['run_rps_while_profiled']:.0f} req/s while sampled)")
         print("   replayswarm/play, inclusive % of samples: " +
               ", ".join(f"{f.split(' (')[0]} {p}" for f, p in prof["ours_inclusive_pct"][:6]))
         print("   replayswarm/play, self %: " + ", ".join(f"{f.split(' (')[0]} {p}" for f, p in prof["ours_self_pct"][:6]))
+        print("   replayswarm/play, self % by line (includes C-accelerated gevent calls made there): " +
+              ", ".join(f"{f.split(' (')[1].rstrip(')').replace('replayswarm/', '')} {p}" for f, p in prof["ours_self_lines_pct"][:5]))
         print("   libraries, inclusive %: " + ", ".join(f"{f.split(' (')[0]} {p}" for f, p in prof["library_inclusive_pct"][:10]))
         print("   self %: " + ", ".join(f"{f} {p}" for f, p in prof["self_pct"][:6]))
+    if s.get("warning"):
+        print(f"\nWARNING: {s['warning']}")
     print(f"\nJSON: {RESULTS.relative_to(ROOT)}")
 
 
@@ -704,13 +807,19 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="throughput rounds, each runs every contender once (default 3)")
     p.add_argument("--duration", type=float, default=15, help="seconds per throughput run (default 15)")
     p.add_argument("--users", type=int, default=50, help="concurrent users / connections per generator (default 50)")
-    p.add_argument("--contenders", default=",".join(CONTENDERS), help=f"comma-separated subset of {','.join(CONTENDERS)}")
+    p.add_argument("--contenders", default=",".join(DEFAULT_CONTENDERS),
+                   help=f"comma-separated, from {','.join(CONTENDERS)} (default {','.join(DEFAULT_CONTENDERS)})")
     p.add_argument("--idle-rounds", type=int, default=1, help="rounds of the idle-user memory test, 0 to skip (default 1)")
     p.add_argument("--idle-users", type=int, default=10000, help="idle users (default 10000)")
     p.add_argument("--idle-baseline", type=int, default=10, help="users in the baseline run subtracted (default 10)")
     p.add_argument("--idle-spawn-rate", type=float, default=5000, help="users started per second (default 5000)")
     p.add_argument("--idle-duration", type=float, default=20, help="seconds per idle run (default 20)")
+    p.add_argument("--max-noise", type=float, default=0.10,
+                   help="rerun a throughput run when other processes took more than this share of the load core (default 0.10)")
+    p.add_argument("--retries", type=int, default=2, help="reruns of a disturbed throughput run, keeping the least disturbed (default 2)")
     p.add_argument("--no-profile", action="store_true", help="skip the py-spy profile of play's worker")
+    p.add_argument("--py-spy", default=None,
+                   help="py-spy executable (default: .venv/bin, /tmp/pyspy-venv/bin, /tmp/locust-venv/bin, PATH)")
     p.add_argument("--locust", default=None, help="locust executable (default: .venv/bin/locust, /tmp/locust-venv/bin/locust, PATH)")
     args = p.parse_args()
     args.contenders = tuple(c.strip() for c in args.contenders.split(",") if c.strip())
@@ -755,7 +864,8 @@ def main() -> None:
                     r = rounds[i][c] = bench.throughput(c)
                     print(f"round {i + 1}/{args.rounds} {c:<8} {r['rps']:8.0f} req/s  p50 {fmt(r.get('p50_ms'), '.2f')} ms  "
                           f"p99 {fmt(r.get('p99_ms'), '.2f')} ms  failures {r['failures']}  "
-                          f"cores busy {r['busy']}", flush=True)
+                          f"core {TARGET_CORE} busy {r['busy'].get(f'core{TARGET_CORE}', 0):.0%}, "
+                          f"others on core {LOAD_CORE} {r['busy']['others_on_load_core']:.0%}", flush=True)
             for i in range(args.idle_rounds):
                 idle.append({"play": {}, "locust": {}})
                 order = ("play", "locust") if i % 2 == 0 else ("locust", "play")
@@ -767,13 +877,19 @@ def main() -> None:
             if not args.no_profile and "play" in args.contenders:
                 prof = bench.profile()
                 if prof is None:
-                    print("py-spy not found: no profile (.venv/bin/pip install py-spy)", flush=True)
+                    print("py-spy not found: no profile (pip install py-spy, or --py-spy PATH)", flush=True)
         finally:
             target.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
     summary = summarize(rounds, idle, args.contenders)
+    codes = sorted({r["code"] for rnd in rounds for c, r in rnd.items() if c.startswith("play")}
+                   | {x[c][t].get("code") for x in idle for c in ("play",) for t in ("base", "big") if x[c][t].get("code")})
+    env["replayswarm_sources"] = codes
+    if len(codes) > 1:
+        summary["warning"] = (f"replayswarm's sources changed during the benchmark ({', '.join(codes)}): "
+                              "the play numbers mix versions, run it again")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"environment": env, "parameters": vars(args), "summary": summary,
                                    "rounds": rounds, "idle": idle, "profile": prof}, indent=2))
