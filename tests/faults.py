@@ -8,6 +8,9 @@
 /hang          reads the request, never answers
 /500           a server error
 /gzip-cut      a gzip body that ends before its end (Content-Length matches what is sent)
+/drop          a small response, then the connection closes without a word (an idle keep-alive
+               connection the server gave up on)
+/eof?n=N       HTTP/1.0, N bytes with no length, ended by closing the connection
 """
 
 from __future__ import annotations
@@ -92,6 +95,12 @@ class FaultServer:
         elif path == "/gzip-cut":
             body = gzip.compress(b"hello world, " * 200)[:-20]
             conn.sendall(text + b"Content-Encoding: gzip\r\n" + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        elif path == "/drop":
+            conn.sendall(text + b"Content-Length: 4\r\n\r\ndrop")
+            return False
+        elif path == "/eof":
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body_bytes(n))
+            return False
         elif path == "/hang":
             self._stop.wait(60)
             return False

@@ -18,8 +18,8 @@ from tests.helpers import ROOT, cli, free_port, start_notes_site
 from tests.target import CountingTarget, scenario_file
 
 
-def play(db: str, source: str, *args: str, timeout: float = 180) -> tuple[subprocess.CompletedProcess, dict]:
-    result = cli("play", source, "--db", db, "--json", *args, timeout=timeout)
+def play(db: str, source: str, *args: str, timeout: float = 180, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, dict]:
+    result = cli("play", source, "--db", db, "--json", *args, timeout=timeout, env=env)
     try:
         return result, json.loads(result.stdout)
     except ValueError:
@@ -92,6 +92,44 @@ def test_faults_are_counted_by_kind_and_no_user_dies(db, tmp_path):
     assert by_name["GET /ok"]["failures"] == 0
     # Every user went round again and again: none died of a fault.
     assert summary["iterations"]["faults"] >= 4 * 3
+
+
+def test_every_body_framing_is_read_whole_and_closed_connections_are_reopened(db, tmp_path):
+    faults = FaultServer()
+    # /drop closes the connection after answering: the next step finds it closed and must
+    # go on a new one without a failure, as a browser does.
+    paths = ["/bytes?n=300000", "/drop", "/chunked?n=200001", "/drop", "/eof?n=70000", "/ok"]
+    yaml_file = scenario_file(tmp_path / "framing.yaml", faults.url, [("framing", 1, [(p, 0.0) for p in paths])])
+    try:
+        result, summary = play(db, yaml_file, "--host", faults.url, "--users", "3", "--iterations", "12")
+    finally:
+        faults.close()
+    assert result.returncode == 0, result.stderr
+    assert summary["failures"] == 0, summary["errors"] if "errors" in summary else summary
+    by_name = {e["name"]: e for e in summary["endpoints"]}
+    assert by_name["GET /bytes"]["avg_size"] == 300000
+    assert by_name["GET /chunked"]["avg_size"] == 200001
+    assert by_name["GET /eof"]["avg_size"] == 70000
+    assert sum(e["requests"] for e in summary["endpoints"]) == 12 * len(paths) == faults.served
+
+
+def test_https_targets_are_verified_unless_told_otherwise(db, tmp_path):
+    from tests.tls import TLSServer
+
+    server = TLSServer(tmp_path)
+    url = f"https://localhost:{server.port}"
+    yaml_file = scenario_file(tmp_path / "tls.yaml", url, [("tls", 1, [("/secure", 0.0)])])
+    try:
+        untrusted, summary = play(db, yaml_file, "--host", url, "--users", "1", "--iterations", "2")
+        assert summary["failures"] == 2
+        errors = json.loads(cli("run", str(summary["run_id"]), "--json", "--db", db).stdout)["errors"]
+        assert {e["kind"] for e in errors} == {"tls error"} and "certificate" in errors[0]["sample"].lower()
+        insecure, summary = play(db, yaml_file, "--host", url, "--users", "2", "--iterations", "6", "--insecure")
+        assert insecure.returncode == 0 and summary["failures"] == 0 and summary["requests"] == 6
+        trusted, summary = play(db, yaml_file, "--host", url, "--users", "2", "--iterations", "6", env={"SSL_CERT_FILE": str(server.cert)})
+        assert trusted.returncode == 0 and summary["failures"] == 0
+    finally:
+        server.close()
 
 
 def test_think_times_and_scenario_shares_follow_the_recording(db, tmp_path):

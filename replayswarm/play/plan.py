@@ -13,6 +13,8 @@ from ..scenario.template import PLACEHOLDER
 
 # What the replay can decode; a recorded "br, zstd" would ask the server for more.
 ACCEPT_ENCODING = "gzip, deflate"
+# The transport writes these itself (a hand-edited file may still carry them).
+TRANSPORT_HEADERS = frozenset(("host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade"))
 # Variables the replay makes up itself.
 BUILTINS = ("__timestamp_ms", "__timestamp", "__uuid", "__random", "__user", "__iteration")
 
@@ -62,10 +64,15 @@ class Target:
     port: int
 
     @property
-    def origin(self) -> str:
+    def authority(self) -> str:
+        """What the Host header says."""
         default = 443 if self.scheme == "https" else 80
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}" + ("" if self.port == default else f":{self.port}")
+        return host if self.port == default else f"{host}:{self.port}"
+
+    @property
+    def origin(self) -> str:
+        return f"{self.scheme}://{self.authority}"
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,8 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
         planned_headers = []
         for key, value in headers:
             lower = key.lower()
+            if lower in TRANSPORT_HEADERS:
+                continue
             if lower == "accept-encoding":
                 value = ACCEPT_ENCODING
             elif lower in ("referer", "origin"):

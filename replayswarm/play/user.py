@@ -89,8 +89,11 @@ class VirtualUser:
         self.jar = CookieJar()
         recorded = scenario.recorded if self.swarm.settings.use_recorded else {}
         self.vars = {**self.swarm.plan.defaults, **recorded, **self.given}
+        stopping = self.swarm.stopping
         for step in scenario.steps:
-            if self.swarm.stopping.wait(self.think(step)):
+            pause = self.think(step)
+            # A zero think time does not go round the event loop: the request itself yields.
+            if stopping.wait(pause) if pause > 0 else stopping.is_set():
                 return
             try:
                 ok = self.run_step(step)
@@ -238,7 +241,7 @@ def _extract(extract: Extract, reply: Reply, jar: CookieJar) -> str | None:
     if extract.source == "cookie":
         return jar.get(extract.name or "")
     if extract.source == "header":
-        value = reply.headers.get(extract.name or "")
+        value = reply.headers.get((extract.name or "").lower())
         if isinstance(value, list):
             value = value[-1] if value else None
         if value is None or extract.regex is None:
