@@ -26,9 +26,18 @@ test: install chromium
 demo: install chromium
 	$(BIN)/python -m tests.sites.demo
 
-bench: install
+# Locust, the yardstick for play, lives in its own environment: it is no dependency of ours.
+LOCUST := .bench/locust/bin/locust
+
+$(LOCUST):
+	$(PYTHON) -m venv .bench/locust
+	.bench/locust/bin/pip install --quiet locust
+
+bench: install $(LOCUST)
 	@command -v nginx >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends nginx wrk; }
 	$(BIN)/python bench/record_overhead.py
+	$(BIN)/python bench/play_throughput.py --locust $(LOCUST) --no-profile
+	$(BIN)/python bench/ui_speed.py
 
 clean:
-	rm -rf $(VENV) dist build .pytest_cache test-artifacts .demo
+	rm -rf $(VENV) dist build .pytest_cache test-artifacts .demo .bench

@@ -8,7 +8,8 @@ and the same number of concurrent users/connections:
   play-10   the same with 10 steps per iteration (diagnostic, not run by default: see the README)
   locust    Locust FastHttpUser, headless, `wait_time = constant(0)`, one `client.get` per task
   wrk       `wrk -t1`, the C reference
-  gevent    a bare geventhttpclient loop (N greenlets: get + read + count): the Python ceiling
+  gevent    a bare geventhttpclient loop (N greenlets: get + read + count): the most a generator
+            on the client under Locust's FastHttpUser could reach
 
 Then, for idle users, the peak RSS of replayswarm's worker process and of the Locust process
 with 10,000 users that each send one request and then sleep for 30 s, minus a run with 10
@@ -433,6 +434,7 @@ class Bench:
         (tmp / "gevent_loop.py").write_text(GEVENT_LOOP)
         (tmp / "wrk.lua").write_text(WRK_LUA)
         self.n = 0
+        self.client_python = client_python(args.locust) if args.locust else PYTHON
 
     def log(self, name: str) -> Path:
         self.n += 1
@@ -527,7 +529,7 @@ class Bench:
     # bare geventhttpclient ---------------------------------------------------------------
 
     def gevent(self, users: int, duration: float) -> dict[str, Any]:
-        argv = [PYTHON, str(self.tmp / "gevent_loop.py"), HOST, str(self.target.port), PAGE, str(users), f"{duration:g}"]
+        argv = [self.client_python, str(self.tmp / "gevent_loop.py"), HOST, str(self.target.port), PAGE, str(users), f"{duration:g}"]
         done = run_pinned(argv, duration + OVERRUN, log=self.log("gevent"))
         try:
             out = json.loads(done.stdout.strip().splitlines()[-1])
@@ -785,7 +787,7 @@ def environment(target: Target, locust: str) -> dict[str, Any]:
                 if ln.startswith("model name")), platform.processor())
     lv = subprocess.run([locust, "--version"], capture_output=True, text=True).stdout.split(" from ")[0].strip()
     wv = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
-    ghc = subprocess.run([PYTHON, "-c", "import gevent, geventhttpclient.client as c, importlib.metadata as m;"
+    ghc = subprocess.run([client_python(locust), "-c", "import gevent, geventhttpclient.client as c, importlib.metadata as m;"
                           "print(gevent.__version__, m.version('geventhttpclient'))"], capture_output=True, text=True)
     return {"nginx": target.version.split("/")[-1], "python": platform.python_version(), "kernel": platform.release(),
             "cpu": cpu, "cpus": os.cpu_count(), "commit": commit.stdout.strip(),
@@ -795,8 +797,14 @@ def environment(target: Target, locust: str) -> dict[str, Any]:
             "loadavg_start": Path("/proc/loadavg").read_text().split()[:3]}
 
 
+def client_python(locust: str) -> str:
+    """geventhttpclient comes with Locust (play does not use it): Locust's interpreter runs the loop."""
+    beside = Path(locust).resolve().parent / "python"
+    return str(beside) if beside.exists() else PYTHON
+
+
 def find_locust() -> str | None:
-    for candidate in (VENV_BIN / "locust", Path("/tmp/locust-venv/bin/locust")):
+    for candidate in (ROOT / ".bench" / "locust" / "bin" / "locust", VENV_BIN / "locust", Path("/tmp/locust-venv/bin/locust")):
         if candidate.exists():
             return str(candidate)
     return shutil.which("locust")
@@ -831,7 +839,7 @@ def parse_args() -> argparse.Namespace:
     if args.idle_users <= args.idle_baseline:
         p.error("--idle-users must be above --idle-baseline")
     args.locust = args.locust or find_locust()
-    if not args.locust and ("locust" in args.contenders or args.idle_rounds):
+    if not args.locust and ({"locust", "gevent"} & set(args.contenders) or args.idle_rounds):
         p.error("locust not found: .venv/bin/pip install locust (or --locust PATH)")
     if "wrk" in args.contenders and not shutil.which("wrk"):
         p.error("wrk not found: apt-get install -y wrk (or leave it out of --contenders)")

@@ -333,7 +333,7 @@ def _positive_users(ctx: click.Context, param: click.Parameter, value: int) -> i
 @click.option("--iterations", "-i", type=click.IntRange(min=1), help="Stop after this many scenario iterations in all.")
 @click.option("--think-scale", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Scale the observed think times.")
 @click.option("--think", metavar="MIN-MAX", help="Think uniformly between MIN and MAX seconds instead of what was observed.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True, help="Seconds to wait for a connection or a read.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True, help="Seconds a request may take, from connecting to its last byte.")
 @click.option("--stop-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True, help="Seconds in-flight requests get to finish when the run stops.")
 @click.option("--label", help="A name for this run (a build, a branch).")
 @click.option("--tag", multiple=True, metavar="KEY=VALUE", help="Stored with the run (git sha, build number); repeatable.")

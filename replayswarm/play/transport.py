@@ -62,6 +62,7 @@ class Transport:
         idle = self._idle[target]
         timer = gevent.Timeout(self._timeout)
         timer.start()
+        sock: socket.socket | None = None
         try:
             if idle:
                 # A browser retries a request that met a closed kept-alive connection once,
@@ -71,23 +72,16 @@ class Transport:
                     reply, keep = _exchange(sock, request, method, fresh=False)
                 except _Stale:
                     sock.close()
+                    sock = None
                     sock = self._connect(t)
                     reply, keep = _exchange(sock, request, method, fresh=True)
             else:
                 sock = self._connect(t)
                 reply, keep = _exchange(sock, request, method, fresh=True)
-        except gevent.Timeout as exc:
-            if exc is not timer:
-                raise
-            raise TransportError("timeout", f"no complete response in {self._timeout:g}s") from None
-        except ConnectionRefusedError as exc:
-            raise TransportError("connection refused", exc.strerror or str(exc)) from None
-        except (ConnectionResetError, BrokenPipeError, _Stale) as exc:
-            raise TransportError("connection reset", str(exc) or "the server closed the connection") from None
-        except ssl.SSLError as exc:
-            raise TransportError("tls error", str(exc)) from None
-        except OSError as exc:
-            raise TransportError("connection error", str(exc) or type(exc).__name__) from None
+        except BaseException as exc:
+            if sock is not None:
+                sock.close()  # half a response may be left on it
+            raise _failure(exc, timer, self._timeout) from None
         finally:
             timer.close()
         if keep:
@@ -110,6 +104,23 @@ class Transport:
             for sock in idle or ():
                 sock.close()
         self._idle = [None] * len(self._targets)
+
+
+def _failure(exc: BaseException, timer: gevent.Timeout, seconds: float) -> BaseException:
+    """How a failed exchange is counted; anything else (a greenlet being killed) goes on as it is."""
+    if exc is timer:
+        return TransportError("timeout", f"no complete response in {seconds:g}s")
+    if isinstance(exc, TransportError):
+        return exc
+    if isinstance(exc, ConnectionRefusedError):
+        return TransportError("connection refused", exc.strerror or str(exc))
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, _Stale)):
+        return TransportError("connection reset", str(exc) or "the server closed the connection")
+    if isinstance(exc, ssl.SSLError):
+        return TransportError("tls error", str(exc))
+    if isinstance(exc, OSError):
+        return TransportError("connection error", str(exc) or type(exc).__name__)
+    return exc
 
 
 _contexts: dict[bool, ssl.SSLContext] = {}
