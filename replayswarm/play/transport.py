@@ -134,7 +134,7 @@ def _tls_context(insecure: bool) -> ssl.SSLContext:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         context.set_alpn_protocols(["http/1.1"])
-        context = _contexts[insecure] = context
+        _contexts[insecure] = context
     return context
 
 
