@@ -49,7 +49,8 @@ def test_concurrent_visitors_and_editors_become_two_scenarios_weighted_3_to_2(mi
     assert all(len(st["think_times"]) == 3 for st in visit["steps"])
     assert all(len(st["think_times"]) == 2 for st in edit["steps"])
     notes_page = next(st for st in visit["steps"] if st["name"] == "GET /notes/")
-    assert 0.3 < notes_page["think_time"] < 1.5  # the visitors paused 0.4 s on each page
+    # The visitors paused 0.4 s on each page; a click takes a while more on a busy 2-core machine.
+    assert 0.3 < notes_page["think_time"] < 3.0
 
     text = out.read_text()
     for secret in ("alice-pass-123", "bob-pass-123", "sessionid"):
