@@ -839,6 +839,8 @@ def parse_args() -> argparse.Namespace:
     if args.idle_users <= args.idle_baseline:
         p.error("--idle-users must be above --idle-baseline")
     args.locust = args.locust or find_locust()
+    if args.locust:  # the runs start elsewhere: a relative path would not be found there
+        args.locust = str(Path(args.locust).resolve()) if Path(args.locust).exists() else shutil.which(args.locust)
     if not args.locust and ({"locust", "gevent"} & set(args.contenders) or args.idle_rounds):
         p.error("locust not found: .venv/bin/pip install locust (or --locust PATH)")
     if "wrk" in args.contenders and not shutil.which("wrk"):
