@@ -42,7 +42,7 @@ class Histogram:
         self.max = 0
 
     def record(self, micros: int) -> None:
-        index = micros if micros < _LINEAR else ((micros.bit_length() - _SUB - 1) << _SUB) + (micros >> (micros.bit_length() - _SUB - 1))
+        index = bucket_of(micros)
         counts = self.counts
         counts[index] = counts.get(index, 0) + 1
         if self.count == 0 or micros < self.min:

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.dbutil import flows, rows
-from tests.helpers import ROOT, cli, free_port, wait_for_port
+from tests.helpers import cli, free_port, wait_for_port
 from tests.test_record_browser import essence
 from tests.test_record_proxy import login_and_create
 

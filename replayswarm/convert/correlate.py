@@ -20,18 +20,16 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from ..masking import is_secret_key
-from ..scenario.model import Extract, Request, Resource, Step, Substitution
+from ..scenario.model import CONNECTION_HEADERS, Extract, Request, Resource, Step, Substitution
 from ..scenario.template import escape, placeholder
 from .names import segment_kind
 from .pages import Page
 from .recorded import Recorded
 from .sessions import looks_unique, request_cookies
 
-# Headers the client library or the virtual user's own state provides.
-DROPPED_HEADERS = {
-    "host", "content-length", "cookie", "connection", "proxy-connection", "keep-alive",
-    "transfer-encoding", "te", "upgrade", "proxy-authorization", "if-none-match", "if-modified-since",
-}
+# Headers the client or the virtual user's own state provides (cookies come from its jar; a
+# fresh visitor has no cached copy to revalidate).
+DROPPED_HEADERS = CONNECTION_HEADERS | {"cookie", "proxy-authorization", "if-none-match", "if-modified-since"}
 _PASSWORD = re.compile(r"pass(word|wd|phrase)?$|^pwd$|^pin$", re.IGNORECASE)
 _USERNAME = re.compile(r"^(user(name)?|login|email|e-mail|account)$", re.IGNORECASE)
 _INPUT = re.compile(r"<input\b[^>]*>", re.IGNORECASE)

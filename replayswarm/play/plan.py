@@ -8,13 +8,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ..errors import UserError
-from ..scenario.model import Extract, ScenarioSet
+from ..scenario.model import CONNECTION_HEADERS, Extract, ScenarioSet
 from ..scenario.template import PLACEHOLDER
 
 # What the replay can decode; a recorded "br, zstd" would ask the server for more.
 ACCEPT_ENCODING = "gzip, deflate"
-# The transport writes these itself (a hand-edited file may still carry them).
-TRANSPORT_HEADERS = frozenset(("host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade"))
 # Variables the replay makes up itself.
 BUILTINS = ("__timestamp_ms", "__timestamp", "__uuid", "__random", "__user", "__iteration")
 
@@ -180,7 +178,7 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
         planned_headers = []
         for key, value in headers:
             lower = key.lower()
-            if lower in TRANSPORT_HEADERS:
+            if lower in CONNECTION_HEADERS:
                 continue
             if lower == "accept-encoding":
                 value = ACCEPT_ENCODING

@@ -11,7 +11,6 @@ import uuid
 from typing import Any
 from urllib.parse import quote_plus
 
-import gevent
 from gevent.event import Event
 from gevent.pool import Pool
 

@@ -41,7 +41,6 @@ class Recorder:
         self._allow = host_matcher(tuple(options.allow))
         self._seq = itertools.count(1)
         self.failed: Exception | None = None
-        self.queued = 0
 
     # -- connections -------------------------------------------------------------------------
 
@@ -100,7 +99,6 @@ class Recorder:
             response_tap=flow.metadata.pop(RESPONSE_TAP, None),
         )
         self._put(exchange.row(seq))
-        self.queued += 1
 
     # -- failure -----------------------------------------------------------------------------
 

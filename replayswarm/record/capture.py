@@ -37,10 +37,6 @@ def charset(content_type: str | None) -> str:
     return "utf-8"
 
 
-def is_text(content_type: str | None) -> bool:
-    return _is_text_media(media_type(content_type))
-
-
 def _is_text_media(mt: str) -> bool:
     return (
         mt.startswith("text/")

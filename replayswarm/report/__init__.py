@@ -17,9 +17,6 @@ from ..compare import compare
 from ..resources import plotly_path, ui_dir
 from ..runs import get_run, series
 
-FORMATS = ("html", "json", "csv", "junit")
-
-
 def build(engine: Engine, run_id: int, baseline: int | None, fmt: str) -> str:
     run = get_run(engine, run_id)
     base = get_run(engine, baseline) if baseline is not None else None

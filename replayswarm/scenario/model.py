@@ -12,6 +12,12 @@ from typing import Literal
 
 ExtractSource = Literal["body", "header", "json", "cookie"]
 
+# Headers about the connection, not the request: the replaying client writes them itself, so a
+# scenario never carries them (convert leaves them out, play ignores them in a hand-edited file).
+CONNECTION_HEADERS = frozenset((
+    "host", "content-length", "transfer-encoding", "connection", "proxy-connection", "keep-alive", "te", "upgrade",
+))
+
 
 @dataclass
 class Extract:

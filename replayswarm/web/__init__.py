@@ -6,7 +6,6 @@ It only reads the database; templates and assets come from `ui/` (shipped in the
 from __future__ import annotations
 
 import hmac
-from pathlib import Path
 
 from flask import Flask, Response, abort, request, send_file
 
