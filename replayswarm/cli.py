@@ -179,11 +179,12 @@ def recording_(name: str, as_json: bool, delete: bool, db: str) -> None:
 @click.option("--session-gap", default="30m", show_default=True, metavar="DURATION", help="An idle gap this long starts a new session.")
 @click.option("--similarity", default=0.8, show_default=True, type=click.FloatRange(0, 1), help="How alike two sessions must be to share a scenario.")
 @click.option("--replace", is_flag=True, help="Replace a scenario set of the same name.")
+@click.option("--explain", is_flag=True, help="Say why each visit was joined or cut.")
 @json_option
 @db_option
 def convert(
     recording: str, name: str | None, output: Path | None, no_assets: bool, exclude: tuple[str, ...],
-    session_gap: str, similarity: float, replace: bool, as_json: bool, db: str,
+    session_gap: str, similarity: float, replace: bool, explain: bool, as_json: bool, db: str,
 ) -> None:
     """Turn a recording into weighted, correlated scenarios with the think times observed."""
     import re
@@ -204,6 +205,11 @@ def convert(
         return
     s = conversion.scenario_set
     click.echo(f"Converted {recording!r} into scenario set {s.name!r}: {summary.sessions} sessions -> {len(s.scenarios)} scenarios")
+    if summary.uncertain:
+        click.echo(f"  visits joined on ambiguous evidence: {summary.uncertain} (--explain says why)")
+    if explain:
+        for n, line in enumerate(summary.explain, 1):
+            click.echo(f"  visit {n}: {line}")
     for scenario in s.scenarios:
         click.echo(f"  {scenario.name}: weight {scenario.weight}, {len(scenario.steps)} page steps")
     click.echo(f"  page steps: {summary.page_steps}")

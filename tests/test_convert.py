@@ -33,7 +33,8 @@ def test_concurrent_visitors_and_editors_become_two_scenarios_weighted_3_to_2(mi
         assert expected in names, names
     # The CSRF token: extracted from the login page, sent back in the login form.
     [token] = steps["GET /accounts/login/"]["extract"]
-    assert token["source"] == "body" and token["kind"] == "csrf"
+    # ... from the login form itself (named by its action), not from whichever input of that name comes first.
+    assert (token["source"], token["kind"], token["name"]) == ("form", "csrf", "csrfmiddlewaretoken") and token["form"]
     login = steps["POST /accounts/login/"]
     assert {(s["var"], s["where"]) for s in login["substitute"]} >= {(token["var"], "form"), ("username", "form"), ("password", "form")}
     # The created note's id: extracted from the redirect's Location, used in later paths.

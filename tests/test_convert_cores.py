@@ -100,7 +100,7 @@ def test_untraceable_dynamic_values_stay_literal_and_are_reported():
     ]
     result = convert(flows, "lit", Options())
     assert result.scenario_set.scenarios[0].steps[1].request.url.endswith("q=shoes&nonce=Q9x7Lk2mP4vB8nR1tY6w")
-    assert result.summary.literals == ["browse home + search: GET /search/: query nonce (20 characters)"]
+    assert result.summary.literals == ["browse home + search: GET /search/: query nonce (20 characters): handed out by no earlier response of the visit"]
 
 
 def test_templates_render_variables_and_keep_literal_dollar_braces():

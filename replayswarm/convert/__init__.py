@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from ..hosts import host_matcher
 from ..scenario.model import Scenario, ScenarioSet, Variable
 from .cluster import DEFAULT_SIMILARITY, align, cluster
-from .correlate import Correlated, correlate
+from .correlate import Correlated, Evidence, constants, correlate
 from .names import endpoint_names
 from .pages import Page, is_subresource, page_steps
+from .provenance import offers
 from .recorded import Recorded
-from .sessions import DEFAULT_GAP, split_sessions
+from .sessions import DEFAULT_GAP, split_visits
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,13 @@ class Options:
 @dataclass
 class Summary:
     sessions: int = 0
+    uncertain: int = 0  # visits whose boundaries rest on ambiguous evidence
     scenarios: list[tuple[str, int]] = field(default_factory=list)
     page_steps: int = 0
     correlations: dict[str, int] = field(default_factory=dict)
     literals: list[str] = field(default_factory=list)
     excluded: dict[str, int] = field(default_factory=dict)
+    explain: list[str] = field(default_factory=list)  # why each visit was joined or cut
 
 
 @dataclass
@@ -55,8 +58,11 @@ def convert(flows: Sequence[Recorded], name: str, options: Options = Options(), 
     kept, excluded = _select(flows, options)
     if not kept:
         raise NothingToConvert("no replayable flows" + (f" ({_describe(excluded)} excluded)" if excluded else ""))
-    sessions = split_sessions(kept, options.gap)
-    pages = [page_steps(s, options.assets) for s in sessions]
+    # The provenance index: what every response handed out, read by splitting and correlation.
+    offered = {f.seq: offers(f) for f in kept}
+    split = split_visits(kept, options.gap, offered)
+    evidence = Evidence(offered=offered, origins=sorted({f.origin for f in kept}), constants=constants(offered))
+    pages = [page_steps(s, options.assets) for s in split.sessions]
     pages = [p for p in pages if p]
     mains = [(p.main.method, p.main.path) for session in pages for p in session]
     assets = [(r.method, r.path) for session in pages for p in session for r in p.resources]
@@ -71,7 +77,7 @@ def convert(flows: Sequence[Recorded], name: str, options: Options = Options(), 
     taken: set[str] = set()
     for group in cluster(signatures, options.similarity):
         representative = group[0]
-        done: Correlated = correlate(pages[representative], names)
+        done: Correlated = correlate(pages[representative], names, evidence)
         for member in group[1:]:
             for i, j in align(signatures[representative], signatures[member]):
                 done.steps[i].think_times.append(pages[member][j].think)
@@ -100,11 +106,13 @@ def convert(flows: Sequence[Recorded], name: str, options: Options = Options(), 
     )
     summary = Summary(
         sessions=len(pages),
+        uncertain=split.uncertain,
         scenarios=[(s.name, s.weight) for s in scenario_set.scenarios],
         page_steps=sum(len(s.steps) for s in scenarios),
         correlations=dict(sorted(kinds.items())),
         literals=literals,
         excluded=excluded,
+        explain=split.explain,
     )
     return Conversion(scenario_set=scenario_set, summary=summary, secrets=secrets)
 

@@ -1,48 +1,48 @@
 """Correlation: values the server handed out and a later request sent back. Pure.
 
-Walking a session's page steps in order, each response offers candidates (hidden form inputs,
-CSRF meta tags, a redirect's Location, ids in a JSON body, token headers); each later request is
-searched for them, position by position (path segments, query and form values, JSON values,
-headers). A match becomes an extraction on the step that produced the value and a placeholder in
-the request. Cookies are never replayed: each virtual user has its own jar, and a header that
-echoes a cookie (Django's X-CSRFToken) reads the jar. Cache-busting timestamps are regenerated,
-secrets become variables, and dynamic-looking values that cannot be traced are reported.
+Walking a visit's page steps in order, every value a request sends (path segments, query, form
+and JSON values, headers) is looked up in the provenance index of the responses before it: the
+place it was handed out gives the rule that pulls it from the live response, and the request
+gets a placeholder. Which offer counts is decided by what the value is:
+- a rare value (a token, a nonce) comes from the latest response that carried it: one-time
+  tokens are taken fresh for every use;
+- a short value (an id of 7) comes only from a role that fits (the redirect to a created object,
+  the link or form action the request followed, the id field of a JSON object) and, for links,
+  from a place whose name matches the request's (`/notes/57/` for `/notes/{id}/edit/`);
+- a value a form offers identically wherever it appears is a constant and stays literal.
+Credentials are found by what the recorded form says (its `type="password"` input and the text
+input beside it), not by field names; cookies are never replayed (each virtual user has its own
+jar, and a header that echoes a cookie reads the jar). Cache-busting timestamps are regenerated.
+Values that look dynamic but that no response handed out are reported as left literal.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from ..masking import is_secret_key
+from ..scenario.extract import Form, forms, strip_origin
 from ..scenario.model import CONNECTION_HEADERS, Extract, Request, Resource, Step, Substitution
 from ..scenario.template import escape, placeholder
-from .names import segment_kind
 from .pages import Page
-from .recorded import Recorded
-from .sessions import looks_unique, request_cookies
+from .provenance import RANK, Offer, id_like, rule, strong, text_offer
+from .recorded import Recorded, request_cookies
 
 # Headers the client or the virtual user's own state provides (cookies come from its jar; a
 # fresh visitor has no cached copy to revalidate).
 DROPPED_HEADERS = CONNECTION_HEADERS | {"cookie", "proxy-authorization", "if-none-match", "if-modified-since"}
 _PASSWORD = re.compile(r"pass(word|wd|phrase)?$|^pwd$|^pin$", re.IGNORECASE)
 _USERNAME = re.compile(r"^(user(name)?|login|email|e-mail|account)$", re.IGNORECASE)
-_INPUT = re.compile(r"<input\b[^>]*>", re.IGNORECASE)
-_META = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
-_ATTR = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _TOKEN_HEADER = re.compile(r"csrf|xsrf|token", re.IGNORECASE)
-
-
-@dataclass
-class Candidate:
-    step: int
-    extract: Extract  # its var is only a suggestion until the value is used
-    kind: str
+_TEXT_INPUTS = ("text", "email", "tel", "")
+# Roles that may vouch for a short value.
+_ID_ROLES = ("created", "redirect", "action", "link", "json", "form")
 
 
 @dataclass
@@ -56,16 +56,44 @@ class Correlated:
     defaults: dict[str, str] = field(default_factory=dict)  # non-secret per-user values
 
 
-def correlate(pages: Sequence[Page], names: dict[tuple[str, str], str]) -> Correlated:
-    return _Correlator(pages, names).run()
+@dataclass(frozen=True)
+class Evidence:
+    """What the whole recording says, beyond one visit."""
+
+    offered: Mapping[int, list[Offer]]  # flow seq → what its response handed out
+    origins: Sequence[str] = ()
+    constants: frozenset[tuple[str, str]] = frozenset()  # (input name, value) offered identically everywhere
+
+
+def constants(offered: Mapping[int, list[Offer]]) -> frozenset[tuple[str, str]]:
+    """Form values that never vary: the same value under the same input name wherever it was
+    offered, at least twice. Such a value is part of the page, not handed out by the server."""
+    values: dict[str, Counter[str]] = defaultdict(Counter)
+    for found in offered.values():
+        for offer in found:
+            if offer.role == "form":
+                values[offer.key][offer.value] += 1
+    return frozenset((key, v) for key, counts in values.items() if len(counts) == 1 for v, n in counts.items() if n >= 2)
+
+
+def correlate(pages: Sequence[Page], names: dict[tuple[str, str], str], evidence: Evidence | None = None) -> Correlated:
+    return _Correlator(pages, names, evidence or Evidence(offered={})).run()
+
+
+@dataclass(frozen=True)
+class _Seen:
+    step: int
+    offer: Offer
 
 
 class _Correlator:
-    def __init__(self, pages: Sequence[Page], names: dict[tuple[str, str], str]) -> None:
+    def __init__(self, pages: Sequence[Page], names: dict[tuple[str, str], str], evidence: Evidence) -> None:
         self.pages = pages
         self.names = names
-        self.candidates: dict[str, Candidate] = {}
-        self.assigned: dict[tuple[int, str], str] = {}  # (step, extraction spec) → var
+        self.evidence = evidence
+        self.seen: dict[str, list[_Seen]] = defaultdict(list)  # value → where earlier responses offered it
+        self.forms: list[tuple[int, Recorded, list[Form]]] = []  # earlier HTML pages' forms
+        self.assigned: dict[tuple[int, str], str] = {}  # (step, rule) → var
         self.used_vars: set[str] = set()
         self.result = Correlated(steps=[])
 
@@ -75,21 +103,32 @@ class _Correlator:
             self._harvest(index, page.main)
         return self.result
 
+    def _harvest(self, index: int, flow: Recorded) -> None:
+        for offer in self.evidence.offered.get(flow.seq, ()):
+            self.seen[offer.value].append(_Seen(index, offer))
+        if flow.response_body and flow.media_type in ("text/html", "application/xhtml+xml"):
+            found = forms(flow.response_body)
+            if found:
+                self.forms.append((index, flow, found))
+
     # -- requests ----------------------------------------------------------------------------
 
     def _step(self, index: int, page: Page) -> Step:
         flow = page.main
         self.subs: list[Substitution] = []
         self.cookies = dict(request_cookies(flow))
-        name = self.names.get((flow.method, flow.path), f"{flow.method} {flow.path}")
-        self.where = name
-        path = "/".join(self._slot(unquote_plus(s), s, "path", None) for s in flow.path.split("/"))
-        query = self._pairs(flow.query, "query", flow) if flow.query else ""
+        self.where = self.names.get((flow.method, flow.path), f"{flow.method} {flow.path}")
+        self.flow = flow
+        referer = (flow.header("referer") or "").split("#")[0]
+        self.came_from = next((k for k in range(index - 1, -1, -1) if self.pages[k].main.url == referer), None)
+        segments = flow.path.split("/")
+        path = "/".join(self._segment(segments, i) for i in range(len(segments)))
+        query = self._pairs(flow.query, "query", {}) if flow.query else ""
         url = escape(flow.origin) + path + (f"?{query}" if query else "")
         headers = [(k, self._header(k, v)) for k, v in flow.request_headers if k.lower() not in DROPPED_HEADERS]
         body = self._body(flow)
         return Step(
-            name=name,
+            name=self.where,
             request=Request(method=flow.method, url=url, headers=headers, body=body),
             think_time=page.think,
             think_times=[page.think],
@@ -108,36 +147,125 @@ class _Correlator:
             ],
         )
 
-    def _slot(
-        self, value: str, raw: str, where: str, key: str | None,
-        url: bool = False, started: float = 0.0, login: bool = False,
-    ) -> str:
-        """The template text for one value of a request: a placeholder, or the literal.
-        `login`: the value sits in a form or JSON body that also carries a password."""
-        if key is not None and where in ("query", "form", "json"):
-            if _PASSWORD.search(key) and value:
-                return self._variable("password" if key.lower() in ("password", "passwd", "pass") else _var_name(key), value, True, where, url)
-            if _USERNAME.match(key) and value and login:
-                return self._variable("username", value, False, where, url)
-        if where == "query" and started and _is_timestamp(value, started):
+    def _segment(self, segments: list[str], i: int) -> str:
+        """A path segment: all of it correlated (`issue7`, `57`), or its digits (`issue{id}`)."""
+        raw = segments[i]
+        if not raw:
+            return ""
+        key = next((unquote(s) for s in reversed(segments[:i]) if s and not id_like(unquote(s))), None)
+        whole = self._traced(unquote(raw), "path", key, url=False)
+        if whole is not None:
+            return whole
+        m = re.match(r"^(\D+?)(\d+)$", raw)
+        if m:
+            digits = self._traced(m.group(2), "path", m.group(1), url=False)
+            if digits is not None:
+                return escape(m.group(1)) + digits
+        return escape(raw)
+
+    def _pairs(self, raw: str, where: str, roles: Mapping[str, str]) -> str:
+        """`k=v&...` with each value traced; `roles` names the credential fields of a login."""
+        parts = []
+        for part in raw.split("&"):
+            key, sep, value = part.partition("=")
+            if not sep:
+                parts.append(escape(part))
+                continue
+            name = unquote_plus(key)
+            parts.append(escape(key) + "=" + self._slot(unquote_plus(value), value, where, name, url=True, role=roles.get(name)))
+        return "&".join(parts)
+
+    def _slot(self, value: str, raw: str, where: str, key: str | None, url: bool = False, role: str | None = None) -> str:
+        """The template text for one value of a request: a placeholder, or the literal."""
+        if value and role is not None:
+            return self._variable(role, value, role.startswith("password"), where, url)
+        if value and key is not None and where in ("query", "form", "json", "multipart") and _PASSWORD.search(key):
+            return self._variable("password" if key.lower() in ("password", "passwd", "pass") else _var_name(key), value, True, where, url)
+        if where == "query" and _is_timestamp(value, self.flow.started):
+            var = "__timestamp_ms" if len(value) == 13 else "__timestamp"
             self.result.kinds["timestamp"] += 1
-            self.subs.append(Substitution(var="__timestamp_ms" if len(value) == 13 else "__timestamp", where=where, kind="timestamp"))
-            return placeholder(self.subs[-1].var)
-        if value and value in self.candidates:
-            candidate = self.candidates[value]
-            var = self._use(candidate)
-            self.result.kinds[candidate.kind] += 1
-            self.subs.append(Substitution(var=var, where=where, kind=candidate.kind))
-            return placeholder(var, url)
+            self.subs.append(Substitution(var=var, where=where, kind="timestamp"))
+            return placeholder(var)
+        traced = self._traced(value, where, key, url)
+        if traced is not None:
+            return traced
         cookie = next((n for n, v in self.cookies.items() if v == value and len(value) >= 8), None)
         if cookie is not None and where != "path":
             kind = "csrf" if _TOKEN_HEADER.search(cookie) else "cookie"
             self.result.kinds[kind] += 1
             self.subs.append(Substitution(var=f"cookie:{cookie}", where=where, kind=kind))
             return placeholder(f"cookie:{cookie}", url)
-        if value and (looks_unique(value) and where != "path" or key is not None and is_secret_key(key)):
-            self.result.literals.append(f"{self.where}: {where} {key or ''} ({len(value)} characters)".replace("  ", " "))
+        if value and key is not None and is_secret_key(key) and where != "header":
+            # A credential no response handed out (an API key, a client secret): never in a file.
+            self.result.literals.append(f"{self.where}: {where} {key} ({len(value)} characters): handed out by no response, made the secret variable {_var_name(key)!r}")
+            return self._variable(_var_name(key), value, True, where, url)
+        if value and strong(value) and where != "path":
+            self.result.literals.append(f"{self.where}: {where} {key or ''} ({len(value)} characters): handed out by no earlier response of the visit".replace("  ", " "))
         return escape(raw)
+
+    def _traced(self, value: str, where: str, key: str | None, url: bool) -> str | None:
+        """A placeholder for `value` if an earlier response handed it out in a fitting place."""
+        if not value:
+            return None
+        chosen = self._source(value, key)
+        if chosen is None:
+            return None
+        step, offer, extract = chosen
+        if offer.role == "cookie":
+            var = f"cookie:{offer.key}"
+            kind = "csrf" if _TOKEN_HEADER.search(offer.key) else "cookie"
+        else:
+            kind = _kind(offer, value)
+            var = self._use(step, offer, extract, kind)
+        self.result.kinds[kind] += 1
+        self.subs.append(Substitution(var=var, where=where, kind=kind))
+        return placeholder(var, url)
+
+    def _source(self, value: str, key: str | None) -> tuple[int, Offer, Extract] | None:
+        rare = strong(value)
+        seen = [s for s in self.seen.get(value, ()) if self._fits(s.offer, value, key, rare)]
+        if not seen and rare:
+            # Anywhere in a response, found by the text around it (a script's variable).
+            for step in range(len(self.result.steps) - 1, -1, -1):
+                offer = text_offer(self.pages[step].main, value)
+                if offer is not None:
+                    seen = [_Seen(step, offer)]
+                    break
+        # Rare values: the latest response (one-time tokens), and in it the form this request
+        # posts. Short values: a created object's redirect, then the page the request came from
+        # (the link followed), then the best role (never a count that happens to match).
+        path = self.flow.path
+
+        def order(s: _Seen) -> tuple[int, ...]:
+            offer = s.offer
+            if rare:
+                return (-s.step, offer.scope != path, RANK[offer.role])
+            followed = s.step == self.came_from and offer.role in ("link", "action", "form")
+            return (offer.role != "created", not followed, RANK[offer.role], -s.step)
+
+        for s in sorted(seen, key=order):
+            if s.offer.role == "cookie":
+                return s.step, s.offer, Extract(var="", source="cookie", name=s.offer.key)
+            extract = rule(s.offer, self.pages[s.step].main, self.evidence.origins)
+            if extract is not None:
+                return s.step, s.offer, extract
+        return None
+
+    def _fits(self, offer: Offer, value: str, key: str | None, rare: bool) -> bool:
+        if offer.role == "form" and (offer.key, value) in self.evidence.constants:
+            return False
+        if rare:
+            return True
+        if offer.role not in _ID_ROLES or not id_like(value):
+            return False
+        if offer.role == "form":
+            return key == offer.key
+        if offer.role in ("link", "action", "redirect"):
+            # `/notes/57/` vouches for `/notes/57/edit/`, not for a page number of 57.
+            return key is not None and key == offer.key
+        if offer.role == "json":
+            return offer.key.lower() in ("id", "pk", "uuid", "slug") or offer.key.lower().endswith(("_id", "id")) or key == offer.key
+        return True
 
     def _variable(self, var: str, value: str, secret: bool, where: str, url: bool) -> str:
         (self.result.secrets if secret else self.result.defaults)[var] = value
@@ -146,30 +274,21 @@ class _Correlator:
         self.subs.append(Substitution(var=var, where=where, kind=kind))
         return placeholder(var, url)
 
-    def _pairs(self, raw: str, where: str, flow: Recorded) -> str:
-        login = where == "form" and any(_PASSWORD.search(unquote_plus(p.partition("=")[0])) for p in raw.split("&"))
-        parts = []
-        for part in raw.split("&"):
-            key, sep, value = part.partition("=")
-            if not sep:
-                parts.append(escape(part))
-                continue
-            parts.append(escape(key) + "=" + self._slot(unquote_plus(value), value, where, unquote_plus(key), url=True, started=flow.started, login=login))
-        return "&".join(parts)
-
     def _header(self, name: str, value: str) -> str:
         lower = name.lower()
         if lower == "authorization":
+            scheme, sep, credential = value.partition(" ")
+            traced = self._traced(credential, "header", None, False) if sep else None
+            if traced is not None:
+                return escape(scheme) + " " + traced
             self.result.secrets["authorization"] = value
             self.result.kinds["secret"] += 1
             self.subs.append(Substitution(var="authorization", where="header", kind="secret"))
             return placeholder("authorization")
         if lower in ("referer", "origin"):
             # The page named here may be a created object's: follow its new id.
-            return "/".join(
-                self._slot(s, s, "header", None) if segment_kind(s) and s in self.candidates else escape(s)
-                for s in value.split("/")
-            )
+            segments = value.split("/")
+            return "/".join(self._segment(segments, i) if i >= 3 else escape(s) for i, s in enumerate(segments))
         if lower.startswith(("sec-", "accept", "user-agent", "content-type", "cache-control", "pragma", "upgrade-insecure")):
             return escape(value)
         return self._slot(value, value, "header", name)
@@ -180,7 +299,7 @@ class _Correlator:
             return None
         ctype = (flow.header("content-type") or "").split(";")[0].strip().lower()
         if ctype == "application/x-www-form-urlencoded":
-            return self._pairs(body, "form", flow)
+            return self._pairs(body, "form", self._credentials(flow, body))
         if ctype == "application/json" or ctype.endswith("+json"):
             try:
                 doc = json.loads(body)
@@ -188,6 +307,29 @@ class _Correlator:
                 return escape(body)
             return self._json(doc, body)
         return escape(body)
+
+    def _credentials(self, flow: Recorded, body: str) -> dict[str, str]:
+        """Field name → `username` / `password` for a post of a recorded login form: the form
+        with a `type="password"` input whose action is this request's path and whose fields
+        were posted. Its text input is the user, never a submit button or a hidden input."""
+        posted = {unquote_plus(p.partition("=")[0]) for p in body.split("&")}
+        for _, page, page_forms in reversed(self.forms):
+            for form in page_forms:
+                action = strip_origin(form.action).split("?")[0] if form.action else page.path
+                if action != flow.path or not posted >= {f.name for f in form.fields if f.type == "password"}:
+                    continue
+                passwords = [f.name for f in form.fields if f.type == "password" and f.name in posted]
+                if not passwords:
+                    continue
+                roles = {name: "password" if n == 0 else f"password_{n + 1}" for n, name in enumerate(passwords)}
+                user = next((f.name for f in form.fields if f.tag == "input" and f.type in _TEXT_INPUTS and f.name in posted), None)
+                if user is not None:
+                    roles[user] = "username"
+                return roles
+        if any(_PASSWORD.search(name) for name in posted):
+            user = next((name for name in posted if _USERNAME.match(name)), None)
+            return {user: "username"} if user else {}
+        return {}
 
     def _json(self, doc: Any, raw: str) -> str:
         marks: dict[str, str] = {}
@@ -201,7 +343,8 @@ class _Correlator:
             if isinstance(node, bool) or node is None:
                 return node
             text = str(node)
-            slot = self._slot(text, text, "json", key, login=login)
+            role = "username" if login and key is not None and _USERNAME.match(key) else None
+            slot = self._slot(text, text, "json", key, role=role)
             if slot == escape(text):
                 return node
             mark = f"\x00{len(marks)}\x00"
@@ -219,86 +362,46 @@ class _Correlator:
 
     # -- responses -----------------------------------------------------------------------------
 
-    def _use(self, candidate: Candidate) -> str:
-        spec = (candidate.step, repr(candidate.extract))
+    def _use(self, step: int, offer: Offer, extract: Extract, kind: str) -> str:
+        """The variable that the extraction of `extract` at `step` fills (added once)."""
+        spec = (step, repr((extract.source, extract.name, extract.regex, extract.path, extract.index, extract.form)))
         if spec in self.assigned:
             return self.assigned[spec]
-        var = candidate.extract.var
-        n = 2
+        base = _var_name(_hint(offer, self.pages[step].main))
+        var, n = base, 2
         while var in self.used_vars:
-            var = f"{candidate.extract.var}_{n}"
+            var = f"{base}_{n}"
             n += 1
         self.used_vars.add(var)
         self.assigned[spec] = var
-        step = self.result.steps[candidate.step]
-        e = candidate.extract
-        step.extract.append(Extract(var=var, source=e.source, name=e.name, regex=e.regex, path=e.path, kind=candidate.kind))
+        self.result.steps[step].extract.append(Extract(
+            var=var, source=extract.source, name=extract.name, regex=extract.regex, path=extract.path,
+            kind=kind, index=extract.index, form=extract.form,
+        ))
         return var
 
-    def _harvest(self, index: int, flow: Recorded) -> None:
-        def offer(value: str, extract: Extract, kind: str) -> None:
-            if value:
-                self.candidates[value] = Candidate(step=index, extract=extract, kind=kind)
 
-        body = flow.response_body or ""
-        if body and flow.media_type in ("text/html", "application/xhtml+xml"):
-            for tag in _INPUT.findall(body):
-                attrs = _attrs(tag)
-                if attrs.get("type", "").lower() == "hidden" and attrs.get("name") and attrs.get("value"):
-                    name = attrs["name"]
-                    kind = "csrf" if _TOKEN_HEADER.search(name) else "hidden"
-                    offer(attrs["value"], Extract(var=_var_name(name), source="body", regex=_attr_regex("input", "name", name, "value")), kind)
-            for tag in _META.findall(body):
-                attrs = _attrs(tag)
-                if _TOKEN_HEADER.search(attrs.get("name", "")) and attrs.get("content"):
-                    offer(attrs["content"], Extract(var=_var_name(attrs["name"]), source="body", regex=_attr_regex("meta", "name", attrs["name"], "content")), "csrf")
-        location = flow.response_header("location")
-        if location:
-            segments = location.split("?")[0].split("/")
-            for i, segment in enumerate(segments):
-                kind = segment_kind(segment)
-                if kind:
-                    before = next((s for s in reversed(segments[:i]) if s and not segment_kind(s) and "." not in s and ":" not in s), "object")
-                    regex = re.escape("/".join(segments[:i]) + "/") + r"([^/?#]+)"
-                    offer(segment, Extract(var=_var_name(f"{before}_{kind}"), source="header", name="Location", regex=regex), "id")
-        if body and (flow.media_type == "application/json" or flow.media_type.endswith("+json")):
-            try:
-                doc = json.loads(body)
-            except ValueError:
-                doc = None
-            literal = next((s for s in reversed(flow.path.split("/")) if s and not segment_kind(s)), "object")
-            for path, key, value in _json_scalars(doc):
-                if key.lower() in ("id", "uuid", "pk", "key", "slug") or key.lower().endswith(("_id", "id", "token")):
-                    offer(str(value), Extract(var=_var_name(f"{literal}_{key}"), source="json", path=path), "id" if "token" not in key.lower() else "token")
-        for name, value in flow.response_headers:
-            if _TOKEN_HEADER.search(name) and name.lower() not in ("set-cookie",):
-                offer(value, Extract(var=_var_name(name), source="header", name=name), "token")
+def _hint(offer: Offer, flow: Recorded) -> str:
+    """A variable's name: `notes_id` for the id in `/notes/57/` or in the JSON answer of
+    `POST /api/notes/`, the input's name for a form value."""
+    if offer.role in ("created", "redirect", "link", "action") and offer.extract is not None and offer.extract.source == "header":
+        return f"{offer.key}_id"
+    if offer.extract is not None and offer.extract.source == "json":
+        word = next((s for s in reversed(flow.path.split("/")) if s and not id_like(s)), "object")
+        return f"{word}_{offer.key}"
+    if offer.role in ("link", "action"):
+        return f"{offer.key}_id"
+    return offer.key
 
 
-def _attrs(tag: str) -> dict[str, str]:
-    return {m.group(1).lower(): next(g for g in m.groups()[1:] if g is not None) for m in _ATTR.finditer(tag)}
-
-
-def _attr_regex(tag: str, key: str, name: str, value_attr: str) -> str:
-    """Matches the tag whatever the order of its attributes; the value is the first group."""
-    return (
-        rf"<{tag}\b(?=[^>]*\b{key}\s*=\s*[\"']?{re.escape(name)}[\"'\s>])[^>]*\b{value_attr}\s*=\s*[\"']?([^\"'\s>]*)"
-    )
-
-
-def _json_scalars(doc: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, str, Any]]:
-    """(dotted path, key, value) of scalars in objects, not inside lists: a list's n-th element
-    is a different object on a fresh server."""
-    if not isinstance(doc, dict) or depth > 4:
-        return []
-    found = []
-    for key, value in doc.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            found.extend(_json_scalars(value, path + ".", depth + 1))
-        elif isinstance(value, (str, int)) and not isinstance(value, bool):
-            found.append((path, str(key), value))
-    return found
+def _kind(offer: Offer, value: str) -> str:
+    if _TOKEN_HEADER.search(offer.key) or offer.role == "meta":
+        return "csrf" if re.search("csrf|xsrf|authenticity", offer.key, re.IGNORECASE) else "token"
+    if offer.role in ("created", "redirect", "link", "action") or (offer.role == "json" and not strong(value)):
+        return "id"
+    if offer.role == "form":
+        return "hidden"
+    return "token" if strong(value) else "value"
 
 
 def _var_name(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,3 +85,32 @@ class Recorded:
 def same_url(a: str, b: str) -> bool:
     """Two URLs name the same page (ignoring the fragment)."""
     return urlsplit(a)._replace(fragment="") == urlsplit(b)._replace(fragment="")
+
+
+_UNIQUE = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)[\w\-.%+/=:]{12,}$|^[0-9a-f]{16,}$", re.IGNORECASE)
+
+
+def looks_unique(value: str) -> bool:
+    """A value that names one browser or one page view: long and mixed, like a session id or
+    a CSRF token."""
+    return bool(_UNIQUE.match(value))
+
+
+def request_cookies(flow: Recorded) -> list[tuple[str, str]]:
+    pairs = []
+    for name, value in flow.request_headers:
+        if name.lower() == "cookie":
+            for part in value.split(";"):
+                key, sep, val = part.strip().partition("=")
+                if sep:
+                    pairs.append((key, val))
+    return pairs
+
+
+def set_cookies(flow: Recorded) -> list[tuple[str, str]]:
+    pairs = []
+    for value in flow.response_headers_named("set-cookie"):
+        key, sep, val = value.split(";", 1)[0].strip().partition("=")
+        if sep and val and val != '""':
+            pairs.append((key, val))
+    return pairs

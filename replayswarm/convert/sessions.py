@@ -1,56 +1,47 @@
-"""Split a recording into the visits of separate people. Pure.
+"""Split a recording into the visits of separate people, from every piece of evidence. Pure.
 
-Signals, strongest first: a cookie value that identifies one browser (set by the server or sent
-by the client, and unique-looking) ties every flow that carries it together; so does a client
-connection (one connection belongs to one browser). Different User-Agents are never merged. A
-connection with no such cookie joins the visit whose page it names in its Referer. Finally, a
-long idle gap splits a visit in two.
+Evidence, strongest first:
+- a client connection belongs to one browser;
+- a cookie value that names one browser (long and mixed), whether the browser sent it or was
+  handed it;
+- value provenance: a request that sends back a rare value which one browser alone had been
+  handed (a form token, a nonce) belongs to that browser. This is what joins the anonymous
+  first pages of a visit to its logged-in rest, across connections;
+- navigation: a connection whose first request names a page in its Referer belongs to the
+  browser that had received that page: a navigation follows a response that had ended before
+  it started, a sub-resource one that had at least begun. When several browsers had that page, the latest to receive it wins and
+  the visit is counted as uncertain.
+Different User-Agents are never joined. Finally, a long idle gap splits a visit in two.
 """
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from .recorded import Recorded, same_url
+from .pages import is_subresource
+from .provenance import Offer, sent_values, strong
+from .recorded import Recorded, looks_unique, request_cookies, set_cookies
 
 DEFAULT_GAP = 30 * 60.0
 
-_UNIQUE = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)[\w\-.%+/=:]{12,}$|^[0-9a-f]{16,}$", re.IGNORECASE)
 
-
-def looks_unique(value: str) -> bool:
-    """A value that names one browser: long and mixed, like a session id or a CSRF secret."""
-    return bool(_UNIQUE.match(value))
-
-
-def request_cookies(flow: Recorded) -> list[tuple[str, str]]:
-    pairs = []
-    for name, value in flow.request_headers:
-        if name.lower() == "cookie":
-            for part in value.split(";"):
-                key, sep, val = part.strip().partition("=")
-                if sep:
-                    pairs.append((key, val))
-    return pairs
-
-
-def set_cookies(flow: Recorded) -> list[tuple[str, str]]:
-    pairs = []
-    for value in flow.response_headers_named("set-cookie"):
-        key, sep, val = value.split(";", 1)[0].strip().partition("=")
-        if sep and val and val != '""':
-            pairs.append((key, val))
-    return pairs
+@dataclass
+class Split:
+    sessions: list[list[Recorded]]
+    uncertain: int = 0  # visits whose boundaries rest on ambiguous evidence
+    explain: list[str] = field(default_factory=list)  # why each visit was joined or cut
 
 
 class _Groups:
-    """Union-find that refuses to merge flows of different User-Agents."""
+    """Union-find over flows that refuses to merge different User-Agents and remembers why
+    each merge happened."""
 
     def __init__(self, flows: Sequence[Recorded]) -> None:
         self.parent = list(range(len(flows)))
         self.agents: list[set[str]] = [{ua} if (ua := f.header("user-agent")) else set() for f in flows]
+        self.reasons: list[tuple[int, str]] = []  # (a flow of the merged group, why)
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -58,14 +49,16 @@ class _Groups:
             i = self.parent[i]
         return i
 
-    def union(self, a: int, b: int) -> None:
+    def union(self, a: int, b: int, why: str) -> bool:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
-            return
+            return False
         if self.agents[ra] and self.agents[rb] and not (self.agents[ra] & self.agents[rb]):
-            return
+            return False
         self.parent[rb] = ra
         self.agents[ra] |= self.agents[rb]
+        self.reasons.append((a, why))
+        return True
 
     def groups(self) -> list[list[int]]:
         out: dict[int, list[int]] = defaultdict(list)
@@ -74,55 +67,101 @@ class _Groups:
         return list(out.values())
 
 
-def split_sessions(flows: Sequence[Recorded], gap: float = DEFAULT_GAP) -> list[list[Recorded]]:
+def split_sessions(flows: Sequence[Recorded], gap: float = DEFAULT_GAP, offered: Mapping[int, list[Offer]] | None = None) -> list[list[Recorded]]:
+    return split_visits(flows, gap, offered).sessions
+
+
+def split_visits(flows: Sequence[Recorded], gap: float = DEFAULT_GAP, offered: Mapping[int, list[Offer]] | None = None) -> Split:
+    """`offered`: the provenance index, flow seq → what its response handed out."""
     ordered = sorted(flows, key=lambda f: (f.started, f.seq))
     groups = _Groups(ordered)
     first_with: dict[object, int] = {}
 
-    def tie(key: object, index: int) -> None:
+    def tie(key: object, index: int, why: str) -> None:
         if key in first_with:
-            groups.union(first_with[key], index)
+            groups.union(first_with[key], index, why)
         else:
             first_with[key] = index
 
-    identified: set[int] = set()
     for i, flow in enumerate(ordered):
-        tie(("client", flow.client), i)
+        tie(("client", flow.client), i, "same connection")
         for name, value in request_cookies(flow) + set_cookies(flow):
             if looks_unique(value):
-                tie(("cookie", name, value), i)
-                identified.add(i)
-    _join_by_referer(ordered, groups, identified)
+                tie(("cookie", name, value), i, f"cookie {name}")
+    if offered is not None:
+        _join_by_provenance(ordered, groups, offered)
+    uncertain = _join_by_referer(ordered, groups)
 
     sessions: list[list[Recorded]] = []
-    for members in groups.groups():
+    explain: list[str] = []
+    why_by_root: dict[int, Counter[str]] = defaultdict(Counter)
+    for member, why in groups.reasons:
+        why_by_root[groups.find(member)][why] += 1
+    for members in sorted(groups.groups(), key=min):
         current: list[Recorded] = []
         last_end = None
+        reasons = ", ".join(f"{why} ×{n}" for why, n in why_by_root[groups.find(members[0])].most_common()) or "a single connection"
         for i in sorted(members):
             flow = ordered[i]
             if last_end is not None and flow.started - last_end > gap:
                 sessions.append(current)
+                explain.append(f"flows #{current[0].seq}…#{current[-1].seq} ({len(current)}) joined by {reasons}; cut after {flow.started - last_end:.0f} s idle")
                 current = []
             current.append(flow)
             last_end = max(last_end or flow.ended, flow.ended)
         sessions.append(current)
-    return sorted(sessions, key=lambda s: (s[0].started, s[0].seq))
+        explain.append(f"flows #{current[0].seq}…#{current[-1].seq} ({len(current)}) joined by {reasons}")
+    order = sorted(range(len(sessions)), key=lambda k: (sessions[k][0].started, sessions[k][0].seq))
+    return Split(sessions=[sessions[k] for k in order], uncertain=uncertain, explain=[explain[k] for k in order])
 
 
-def _join_by_referer(ordered: Sequence[Recorded], groups: _Groups, identified: set[int]) -> None:
-    """A connection that carried no identifying cookie joins the visit that showed the page it
-    names as Referer (the latest such page before it, by the same User-Agent)."""
-    identified_roots = {groups.find(i) for i in identified}
-    for root in {groups.find(i) for i in range(len(ordered))} - identified_roots:
-        members = [i for i in range(len(ordered)) if groups.find(i) == root]
-        first = ordered[members[0]]
-        referer = first.header("referer")
-        if not referer:
+def _join_by_provenance(ordered: Sequence[Recorded], groups: _Groups, offered: Mapping[int, list[Offer]]) -> None:
+    """A request that sends back a rare value which one browser alone had been handed joins it."""
+    handed: dict[str, list[int]] = defaultdict(list)
+    for i, flow in enumerate(ordered):
+        for offer in offered.get(flow.seq, ()):
+            if offer.role != "cookie" and strong(offer.value):
+                handed[offer.value].append(i)
+    if not handed:
+        return
+    for i, flow in enumerate(ordered):
+        for value in set(sent_values(flow)):
+            sources = handed.get(value)
+            if not sources:
+                continue
+            earlier = {groups.find(j) for j in sources if j != i and ordered[j].ended <= flow.started}
+            if len(earlier) == 1:
+                groups.union(next(iter(earlier)), i, "a value it was handed")
+
+
+def _join_by_referer(ordered: Sequence[Recorded], groups: _Groups) -> int:
+    """A connection whose first request names a page its browser never showed joins the browser
+    that showed it last before the request. Returns how many joins had more than one candidate."""
+    pages: dict[str, list[int]] = defaultdict(list)
+    first_of: dict[str, int] = {}
+    for i, flow in enumerate(ordered):
+        if not is_subresource(flow):
+            pages[flow.url.split("#")[0]].append(i)
+        first_of.setdefault(flow.client, i)
+    uncertain = 0
+    for i in sorted(first_of.values()):
+        flow = ordered[i]
+        referer = (flow.header("referer") or "").split("#")[0]
+        if not referer or referer not in pages:
             continue
-        candidates = [
-            i for i in range(members[0])
-            if groups.find(i) != root and same_url(ordered[i].url, referer)
-            and ordered[i].header("user-agent") == first.header("user-agent")
-        ]
-        if candidates:
-            groups.union(candidates[-1], members[0])
+        # A page's CSS and scripts are asked for while its HTML still arrives; a navigation
+        # follows a page that had been shown whole.
+        subresource = is_subresource(flow)
+        shown = [j for j in pages[referer] if j != i and (ordered[j].started if subresource else ordered[j].ended) <= flow.started]
+        root = groups.find(i)
+        if not shown or any(groups.find(j) == root for j in shown):
+            continue
+        agent = flow.header("user-agent")
+        shown = [j for j in shown if agent is None or ordered[j].header("user-agent") in (None, agent)]
+        if not shown:
+            continue
+        best = max(shown, key=lambda j: (ordered[j].started if subresource else ordered[j].ended, j))
+        if len({groups.find(j) for j in shown}) > 1:
+            uncertain += 1
+        groups.union(best, i, "Referer")
+    return uncertain

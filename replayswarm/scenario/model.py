@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-ExtractSource = Literal["body", "header", "json", "cookie"]
+ExtractSource = Literal["body", "header", "json", "cookie", "form"]
 
 # Headers about the connection, not the request: the replaying client writes them itself, so a
 # scenario never carries them (convert leaves them out, play ignores them in a hand-edited file).
@@ -26,11 +26,14 @@ class Extract:
     var: str
     source: ExtractSource
     # body: a regex whose first group is the value; header: the header name (+ optional regex);
-    # json: a dotted path (`id`, `notes.0.id`); cookie: the cookie's name.
+    # json: a dotted path (`id`, `notes.0.id`); cookie: the cookie's name; form: the input's name
+    # in the form `form` selects (`id=X`, `name=X`, `action=/path`, `#N`).
     name: str | None = None
     regex: str | None = None
     path: str | None = None
     kind: str = "value"  # what it is, for the convert summary: csrf, id, token, ...
+    index: int = 0  # which match of `regex` (0 the first, -1 the last)
+    form: str | None = None
 
 
 @dataclass

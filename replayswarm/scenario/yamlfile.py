@@ -16,7 +16,7 @@ from ..errors import UserError
 from .model import Extract, Request, Resource, Scenario, ScenarioSet, Step, Substitution, Variable
 
 VERSION = 1
-SOURCES = ("body", "header", "json", "cookie")
+SOURCES = ("body", "header", "json", "cookie", "form")
 
 
 # -- dump --------------------------------------------------------------------------------------
@@ -75,7 +75,7 @@ def _step_doc(step: Step) -> dict[str, Any]:
     if expect:
         doc["expect"] = expect
     if step.extract:
-        doc["extract"] = [{k: v for k, v in asdict(e).items() if v is not None} for e in step.extract]
+        doc["extract"] = [{k: v for k, v in asdict(e).items() if v is not None and (k, v) != ("index", 0)} for e in step.extract]
     if step.substitute:
         doc["substitute"] = [asdict(s) for s in step.substitute]
     if step.resources:
@@ -267,11 +267,18 @@ def _extract(raw: Any, parent: _Map) -> Extract:
             raise _Invalid(raw.line, f"extraction {var!r}: bad regex ({exc})") from None
     if source == "body" and regex is None:
         raise _Invalid(raw.line, f"extraction {var!r}: a body extraction needs `regex`")
-    if source in ("header", "cookie") and not raw.get("name"):
+    if source in ("header", "cookie", "form") and not raw.get("name"):
         raise _Invalid(raw.line, f"extraction {var!r}: a {source} extraction needs `name`")
     if source == "json" and raw.get("path") is None:
         raise _Invalid(raw.line, f"extraction {var!r}: a json extraction needs `path`")
-    return Extract(var=var, source=source, name=raw.get("name"), regex=regex, path=raw.get("path"), kind=str(raw.get("kind", "value")))
+    index = raw.get("index", 0)
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise _Invalid(raw.line, f"extraction {var!r}: `index` must be a whole number (0 the first match, -1 the last)")
+    form = raw.get("form")
+    if source == "form" and not isinstance(form, str):
+        raise _Invalid(raw.line, f"extraction {var!r}: a form extraction needs `form` (id=X, name=X, action=/path or #N)")
+    return Extract(var=var, source=source, name=raw.get("name"), regex=regex, path=raw.get("path"),
+                   kind=str(raw.get("kind", "value")), index=index, form=form)
 
 
 def _substitution(raw: Any, parent: _Map) -> Substitution:

@@ -1,0 +1,258 @@
+"""Provenance: every value a response handed out, and where it sits. Pure.
+
+One question drives both visit splitting and correlation: where did a value that a request sent
+come from? A response offers values in places (a redirect's Location, a form's inputs, a link,
+a meta tag, a JSON field, a header, a cookie); each offer knows how to build a rule that pulls
+the same place out of a live response, and a rule is only used once it has been applied to the
+recorded response and gave back exactly the recorded value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote, unquote_plus
+
+from ..scenario.extract import ANY_ORIGIN, Form, apply, attributes, forms, strip_origin
+from ..scenario.model import Extract
+from .recorded import Recorded, looks_unique, set_cookies
+
+# Roles, best evidence first: a value's source is the response that handed it out in a role
+# that fits, not whichever response offered the same text last.
+ROLES = ("created", "form", "meta", "header", "cookie", "json", "redirect", "action", "link", "text")
+RANK = {role: i for i, role in enumerate(ROLES)}
+
+_HTML = ("text/html", "application/xhtml+xml")
+_META = re.compile(r"<meta\b([^>]*)>", re.IGNORECASE)
+_URL_ATTR = re.compile(r"""\b(href|action|src|data-[\w-]+)\s*=\s*(["'])([^"'<>]*)\2""", re.IGNORECASE)
+_TOKEN_NAME = re.compile(r"csrf|xsrf|token|nonce|authenticity", re.IGNORECASE)
+_WORD_DIGITS = re.compile(r"^([A-Za-z_-]*?[A-Za-z_-])(\d+)$")
+_DIGITS = re.compile(r"^\d+$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+
+
+def id_like(value: str) -> bool:
+    """Digits, a UUID, a hash, a word followed by digits (`issue7`), a slug with digits."""
+    return bool(_DIGITS.match(value) or _UUID.match(value) or _WORD_DIGITS.match(value) or looks_unique(value))
+
+
+def strong(value: str) -> bool:
+    """Rare enough that two responses handing it out by chance is implausible."""
+    return looks_unique(value) or bool(_UUID.match(value))
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A value one response handed out: what, in which role, under which name, and where."""
+
+    value: str
+    role: str
+    key: str  # the name it had there (input name, JSON key, path word): a hint for the variable
+    extract: Extract | None = None  # a structured rule (form, meta, header, json, cookie)
+    span: tuple[int, int] | None = None  # its place in the body, for a text-boundary rule
+    scope: str | None = None  # a form value's form action (path, no origin): which post it feeds
+
+
+def offers(flow: Recorded) -> list[Offer]:
+    """Every value `flow`'s response handed out, best role first within each place."""
+    found: list[Offer] = []
+    created = flow.method not in ("GET", "HEAD", "OPTIONS")
+    location = flow.response_header("location")
+    if location:
+        found.extend(_url_offers(location, "created" if created else "redirect", header="Location"))
+    for name, value in flow.response_headers:
+        lower = name.lower()
+        if lower not in ("set-cookie", "location") and _TOKEN_NAME.search(name) and value:
+            found.append(Offer(value, "header", name, Extract(var="", source="header", name=name)))
+    for name, value in set_cookies(flow):
+        found.append(Offer(value, "cookie", name, Extract(var="", source="cookie", name=name)))
+    body = flow.response_body
+    if not body:
+        return found
+    if flow.media_type in _HTML:
+        found.extend(_html_offers(body))
+    elif flow.media_type == "application/json" or flow.media_type.endswith("+json"):
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        role = "created" if created else "json"
+        for path, key, value in json_scalars(doc):
+            found.append(Offer(value, role if _is_id_key(key) else "json", key, Extract(var="", source="json", path=path)))
+    return found
+
+
+def _is_id_key(key: str) -> bool:
+    lower = key.lower()
+    return lower in ("id", "uuid", "pk", "key", "slug") or lower.endswith(("_id", "id"))
+
+
+def _url_offers(url: str, role: str, header: str | None = None, span: tuple[int, int] | None = None) -> Iterator[Offer]:
+    """Ids in a URL's path segments (and the digits of `issue7`), and tokens in its query."""
+    path, _, query = strip_origin(url).partition("?")
+    segments = path.split("/")
+    for i, raw in enumerate(segments):
+        segment = unquote(raw)
+        if not segment or not id_like(segment):
+            continue
+        before = "/".join(segments[:i]) + "/"
+        word = next((s for s in reversed(segments[:i]) if s and not id_like(s)), "object")
+        if header:
+            regex = "^" + ANY_ORIGIN + re.escape(before) + r"([^/?#]+)"
+            yield Offer(segment, role, word, Extract(var="", source="header", name=header, regex=regex))
+            m = _WORD_DIGITS.match(segment)
+            if m:
+                digits = "^" + ANY_ORIGIN + re.escape(before + m.group(1)) + r"(\d+)"
+                yield Offer(m.group(2), role, m.group(1), Extract(var="", source="header", name=header, regex=digits))
+        elif span is not None:
+            yield Offer(segment, role, word, span=span)
+            m = _WORD_DIGITS.match(segment)
+            if m:
+                yield Offer(m.group(2), role, m.group(1), span=span)
+    for key, value in parse_qsl(query, keep_blank_values=False):
+        if id_like(value):
+            if header:
+                regex = "^" + ANY_ORIGIN + r"[^?#]*\?(?:[^#]*&)?" + re.escape(key) + r"=([^&#]+)"
+                yield Offer(value, role, key, Extract(var="", source="header", name=header, regex=regex))
+            elif span is not None:
+                yield Offer(value, role, key, span=span)
+
+
+def _html_offers(body: str) -> Iterator[Offer]:
+    page_forms = forms(body)
+    for form in page_forms:
+        selector = form_selector(page_forms, form)
+        scope = strip_origin(form.action).split("?")[0] if form.action else None
+        for field in form.fields:
+            if field.value and field.type not in ("submit", "button", "checkbox", "radio", "image", "reset"):
+                extract = Extract(var="", source="form", form=selector, name=field.name)
+                yield Offer(field.value, "form", field.name, extract, scope=scope)
+    for m in _META.finditer(body):
+        attrs = attributes(m.group(1))
+        name = attrs.get("name") or attrs.get("property") or ""
+        if name and attrs.get("content") and _TOKEN_NAME.search(name):
+            regex = rf"<meta\b(?=[^>]*\b(?:name|property)\s*=\s*[\"']?{re.escape(name)}[\"'\s>])[^>]*\bcontent\s*=\s*[\"']?([^\"'>]*)"
+            yield Offer(attrs["content"], "meta", name, Extract(var="", source="body", regex=regex))
+    for m in _URL_ATTR.finditer(body):
+        attr = m.group(1).lower()
+        role = "action" if attr == "action" else "link"
+        value = m.group(3)
+        if attr.startswith("data-") and "/" not in value:
+            if id_like(value):
+                yield Offer(value, "text", attr[5:], span=(m.start(3), m.end(3)))
+            continue
+        yield from _url_offers(value.replace("&amp;", "&"), role, span=(m.start(3), m.end(3)))
+
+
+def form_selector(page_forms: Sequence[Form], form: Form) -> str:
+    """The steadiest way to name a form on its page: its id or name, else its action (unless it
+    holds an id, which a fresh server changes), else its position."""
+    for key in ("id", "name"):
+        value = form.attrs.get(key)
+        if value and sum(f.attrs.get(key) == value for f in page_forms) == 1:
+            return f"{key}={value}"
+    action = strip_origin(form.action) if form.action else ""
+    if action and not any(_DIGITS.search(s) for s in re.split(r"[/?&=]", action) if s and id_like(s)):
+        if sum(strip_origin(f.action) == action for f in page_forms) == 1:
+            return f"action={action}"
+    return f"#{form.position}"
+
+
+def json_scalars(doc: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, str, str]]:
+    """(dotted path, key, value as text) of every scalar, lists included (`notes.2.id`)."""
+    if depth > 8:
+        return []
+    found: list[tuple[str, str, str]] = []
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    for key, value in items:
+        path = f"{prefix}{key}"
+        if isinstance(value, (dict, list)):
+            found.extend(json_scalars(value, path + ".", depth + 1))
+        elif isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+            found.append((path, str(key), str(value)))
+    return found
+
+
+# -- rules -------------------------------------------------------------------------------------
+
+
+def rule(offer: Offer, flow: Recorded, origins: Sequence[str]) -> Extract | None:
+    """A rule that yields `offer.value` from `flow`'s recorded response, or None when none does."""
+    extract = offer.extract
+    if extract is None and offer.span is not None:
+        extract = boundary_rule(flow.response_body or "", offer.value, offer.span, origins)
+    if extract is None or extract.source == "cookie":
+        return extract
+    headers: dict[str, str | list[str]] = {}
+    for name, value in flow.response_headers:
+        headers[name.lower()] = value
+    if apply(extract, headers, lambda: flow.response_body or "", lambda _: None) != offer.value:
+        return None
+    return extract
+
+
+def boundary_rule(body: str, value: str, within: tuple[int, int], origins: Sequence[str]) -> Extract | None:
+    """A body regex from the text around `value` (first found inside `within`): the text before
+    it back to a tag or attribute boundary, the character after it, and which match it is.
+    The recorded origins in that text match any origin."""
+    start = body.find(value, within[0], within[1])
+    if start < 0:
+        return None
+    end = start + len(value)
+    left = body[max(0, start - 40):start]
+    cut = max((i for i, c in enumerate(left) if c in " \t\r\n<>,;{" and len(left) - i > 4), default=-1)
+    left = left[cut + 1:]
+    pattern = re.escape(left)
+    for origin in sorted(origins, key=len, reverse=True):
+        pattern = pattern.replace(re.escape(origin), ANY_ORIGIN)
+    after = body[end:end + 1]
+    # The value's shape bounds the capture: an id is digits; nothing spans a tag or a quote.
+    capture = r"(\d+)" if value.isdigit() else r"([^\"'<>\s]+?)" if after else r"([^\"'<>\s]+)$"
+    regex = pattern + capture + re.escape(after)
+    try:
+        spans = [m.span(1) for m in re.finditer(regex, body)]
+    except re.error:
+        return None
+    if (start, end) not in spans:
+        return None
+    return Extract(var="", source="body", regex=regex, index=spans.index((start, end)))
+
+
+def text_offer(flow: Recorded, value: str) -> Offer | None:
+    """The fallback: `value` anywhere in the response body, found by its surrounding text."""
+    body = flow.response_body or ""
+    start = body.find(value)
+    if start < 0:
+        return None
+    return Offer(value, "text", "value", span=(start, start + len(value)))
+
+
+# -- what requests sent ------------------------------------------------------------------------
+
+
+def sent_values(flow: Recorded) -> Iterator[str]:
+    """Every value a request sent back: path segments (and the digits of `issue7`), query and
+    form values, JSON scalars, and the values of non-standard headers."""
+    for raw in flow.path.split("/"):
+        if raw:
+            yield unquote(raw)
+    for _, value in parse_qsl(flow.query, keep_blank_values=False):
+        yield value
+    body = flow.request_body
+    if body:
+        ctype = (flow.header("content-type") or "").split(";")[0].strip().lower()
+        if ctype == "application/x-www-form-urlencoded":
+            for part in body.split("&"):
+                yield unquote_plus(part.partition("=")[2])
+        elif ctype == "application/json" or ctype.endswith("+json"):
+            try:
+                yield from (v for _, _, v in json_scalars(json.loads(body)))
+            except ValueError:
+                pass
+    for name, value in flow.request_headers:
+        if name.lower().startswith("x-"):
+            yield value
+
