@@ -6,6 +6,8 @@ Heavy imports (mitmproxy, gevent, Flask) happen inside the commands that need th
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import sys
 from collections.abc import Callable
@@ -180,17 +182,18 @@ def recording_(name: str, as_json: bool, delete: bool, db: str) -> None:
 @click.option("--similarity", default=0.8, show_default=True, type=click.FloatRange(0, 1), help="How alike two sessions must be to share a scenario.")
 @click.option("--replace", is_flag=True, help="Replace a scenario set of the same name.")
 @click.option("--explain", is_flag=True, help="Say why each visit was joined or cut.")
+@click.option("--validate-against", metavar="URL", help="Replay each scenario once against URL (a fresh copy) and correlate every value seen to vary.")
 @json_option
 @db_option
 def convert(
     recording: str, name: str | None, output: Path | None, no_assets: bool, exclude: tuple[str, ...],
-    session_gap: str, similarity: float, replace: bool, explain: bool, as_json: bool, db: str,
+    session_gap: str, similarity: float, replace: bool, explain: bool, validate_against: str | None, as_json: bool, db: str,
 ) -> None:
     """Turn a recording into weighted, correlated scenarios with the think times observed."""
     import re
 
     from .convert import Options
-    from .convert.shell import convert_recording
+    from .convert.shell import converted, read_recording, store
 
     for pattern in exclude:
         try:
@@ -198,7 +201,13 @@ def convert(
         except re.error as exc:
             raise UserError(f"--exclude {pattern!r} is not a regular expression ({exc})") from None
     options = Options(assets=not no_assets, exclude=exclude, gap=parse_duration(session_gap, "--session-gap"), similarity=similarity)
-    conversion = convert_recording(open_db(db), recording, name, options, output, replace)
+    engine = open_db(db)
+    flows, options = read_recording(engine, recording, options)
+    conversion = converted(flows, recording, name, options)
+    if validate_against:
+        varies = _seen_to_vary(conversion, flows, validate_against)
+        conversion = converted(flows, recording, name, dataclasses.replace(options, varies=varies))
+    store(engine, conversion, output, replace)
     summary = conversion.summary
     if as_json:
         _print_json({"name": conversion.scenario_set.name, **asdict(summary)})
@@ -350,6 +359,7 @@ def _positive_users(ctx: click.Context, param: click.Parameter, value: int) -> i
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Give a variable to every user (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the scenario interleave and think-time sampling.")
 @click.option("--insecure", is_flag=True, help="Do not verify the target's TLS certificate.")
+@click.option("--no-validate", is_flag=True, help="Swarm without a validation replay of each scenario first.")
 @click.option("--quiet", "-q", is_flag=True, help="No live table or progress lines.")
 @json_option
 @db_option
@@ -357,7 +367,8 @@ def play(
     source: str, host: str | None, host_map: tuple[str, ...], users: int, spawn_rate: float, duration: str | None,
     iterations: int | None, think_scale: float, think: str | None, timeout: float, stop_timeout: float,
     label: str | None, tag: tuple[str, ...], threshold: tuple[str, ...], abort_on_threshold: bool, processes: str,
-    data_file: Path | None, variables: tuple[str, ...], seed: int, insecure: bool, quiet: bool, as_json: bool, db: str,
+    data_file: Path | None, variables: tuple[str, ...], seed: int, insecure: bool, no_validate: bool, quiet: bool,
+    as_json: bool, db: str,
 ) -> int:
     """Swarm virtual users through a scenario set, a scenario file or a recording."""
     import os
@@ -381,6 +392,7 @@ def play(
         source=source, host=host, host_map=host_map, users=users, spawn_rate=spawn_rate, duration=seconds,
         iterations=iterations, processes=min(count, users), thresholds=tuple(parse_threshold(t) for t in threshold),
         abort_on_threshold=abort_on_threshold, label=label, tags=_pairs(tag, "--tag"), stop_timeout=stop_timeout,
+        validate=not no_validate,
         user=UserSettings(
             seed=seed, think_scale=think_scale, think_range=_think_range(think), timeout=timeout, insecure=insecure,
             variables=_pairs(variables, "--var"), data=_read_data(data_file) if data_file else (),
@@ -396,6 +408,64 @@ def play(
     else:
         _print_run_summary(outcome)
     return outcome.exit_code
+
+
+@cli.command()
+@click.argument("source", metavar="SOURCE")
+@click.option("--host", help="The target: replaces the recorded origin (http[s]://host[:port]).")
+@click.option("--host-map", multiple=True, metavar="ORIGIN=URL", help="Map each of several recorded origins (repeatable).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True, help="Seconds a request may take.")
+@click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path), help="CSV of variables; the first row is used.")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Give a variable (repeatable).")
+@click.option("--insecure", is_flag=True, help="Do not verify the target's TLS certificate.")
+@json_option
+@db_option
+def validate(
+    source: str, host: str | None, host_map: tuple[str, ...], timeout: float, data_file: Path | None,
+    variables: tuple[str, ...], insecure: bool, as_json: bool, db: str,
+) -> int:
+    """Replay each scenario once with one user and compare every answer with the recording."""
+    from .play.job import UserSettings
+    from .play.runner import PlaySettings, prepare
+    from .play.validation import judge, probe
+
+    user = UserSettings(timeout=timeout, insecure=insecure, variables=_pairs(variables, "--var"),
+                        data=_read_data(data_file)[:1] if data_file else (), use_recorded=True)
+    settings = PlaySettings(source=source, host=host, host_map=host_map, users=1, spawn_rate=1, duration=None, user=user)
+    plan, resolved = prepare(open_db(db), settings)
+    verdicts = judge(resolved.scenario_set, probe(plan, user), {s.name: len(s.steps) for s in plan.scenarios})
+    if as_json:
+        _print_json([asdict(v) for v in verdicts])
+    else:
+        for v in verdicts:
+            click.echo(f"{'passed' if v.passed else 'FAILED'}  {v.scenario}: {v.steps} steps answered")
+            if v.divergence:
+                click.echo(f"  first divergence: {v.divergence}")
+            if v.suspect:
+                click.echo(f"  likely cause: {v.suspect}")
+            for note in v.notes:
+                click.echo(f"  differs (not a failure): {note}")
+    return 0 if all(v.passed for v in verdicts) else 1
+
+
+def _seen_to_vary(conversion: Any, flows: list[Any], url: str) -> frozenset[str]:
+    """One validation replay of the first conversion against `url`: the values of recorded
+    answers that the live answers hold differently."""
+    from .convert.provenance import varying
+    from .play.job import UserSettings
+    from .play.plan import compile_plan, map_origins
+    from .play.validation import probe
+
+    scenario_set = conversion.scenario_set
+    plan = compile_plan(scenario_set, map_origins(scenario_set.origins, url, ()), conversion.secrets)
+    by_seq = {f.seq: f for f in flows}
+    origins = scenario_set.origins
+    varies: set[str] = set()
+    for entry in probe(plan, UserSettings(use_recorded=True), keep_bodies=True):
+        if "body" in entry:
+            recorded = by_seq[conversion.step_flows[entry["scenario"]][entry["position"]]]
+            varies |= varying(recorded, entry["headers"], entry["body"], origins)
+    return frozenset(varies)
 
 
 def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:

@@ -144,3 +144,42 @@ def test_a_bearer_token_from_a_json_login_is_correlated_and_never_written():
     assert (extract.source, extract.path) == ("json", "access_token")
     assert ("Authorization", "Bearer ${" + extract.var + "}") in items.request.headers
     assert jwt not in json.dumps(result.secrets)
+
+
+def test_a_short_value_a_validation_replay_saw_change_is_correlated():
+    from replayswarm.convert.provenance import varying
+
+    doc = json.dumps({"title": "t", "version": 3})
+    flows = [
+        flow(1, 0.0, "/api/doc", ctype="application/json", body=doc),
+        flow(2, 1.0, "/api/doc", method="PUT", request_type="application/json", request_body='{"base": 3, "title": "u"}',
+             ctype="application/json", body="{}"),
+    ]
+    before = convert(flows, "doc", Options()).scenario_set.scenarios[0].steps[1]
+    assert before.request.body == '{"base": 3, "title": "u"}'  # a 3 that nothing vouches for stays literal
+    seen = varying(flows[0], {"content-type": "application/json"}, doc.replace("3", "5"), ["http://127.0.0.1:8000"])
+    assert seen == {"3"}
+    after = convert(flows, "doc", Options(varies=frozenset(seen))).scenario_set.scenarios[0].steps
+    assert after[1].request.body == '{"base":${doc_version},"title":"u"}'
+    assert [(e.source, e.path) for e in after[0].extract] == [("json", "version")]
+
+
+def test_multipart_fields_are_correlated_and_file_parts_kept_byte_for_byte():
+    page = f'<form method="post" action="/upload" enctype="multipart/form-data"><input type="hidden" name="csrf" value="{TOKEN_A}"><input type="file" name="doc"></form>'
+    boundary = "----WebKitFormBoundaryQ2x9"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{TOKEN_A}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+            f"line one ${{not a var}}\r\n{TOKEN_A} inside the file stays\r\n"
+            f"--{boundary}--\r\n")
+    flows = [
+        flow(1, 0.0, "/upload", body=page),
+        flow(2, 1.0, "/upload", method="POST", request_type=f"multipart/form-data; boundary={boundary}", request_body=body,
+             status=302, location="/done"),
+    ]
+    steps = convert(flows, "upload", Options()).scenario_set.scenarios[0].steps
+    from replayswarm.scenario.template import render
+
+    sent = render(steps[1].request.body, {"csrf": "FRESH"})
+    assert sent == body.replace(f"\r\n\r\n{TOKEN_A}\r\n", "\r\n\r\nFRESH\r\n", 1)
+    assert f"{TOKEN_A} inside the file stays" in sent and "${not a var}" in sent
+    assert [(e.source, e.name) for e in steps[0].extract] == [("form", "csrf")]

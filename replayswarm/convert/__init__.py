@@ -28,6 +28,8 @@ class Options:
     allowed_hosts: Sequence[str] = ()  # host patterns from the recording; empty = all
     gap: float = DEFAULT_GAP
     similarity: float = DEFAULT_SIMILARITY
+    # Values a validation replay saw vary (`--validate-against`): correlated even when short.
+    varies: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -48,6 +50,8 @@ class Conversion:
     summary: Summary
     # Recorded values of secret variables, per scenario: kept in the database, never in a file.
     secrets: dict[str, dict[str, str]]
+    # Per scenario, the recorded flow (seq) each step replays: where validation compares.
+    step_flows: dict[str, list[int]] = field(default_factory=dict)
 
 
 class NothingToConvert(ValueError):
@@ -61,7 +65,7 @@ def convert(flows: Sequence[Recorded], name: str, options: Options = Options(), 
     # The provenance index: what every response handed out, read by splitting and correlation.
     offered = {f.seq: offers(f) for f in kept}
     split = split_visits(kept, options.gap, offered)
-    evidence = Evidence(offered=offered, origins=sorted({f.origin for f in kept}), constants=constants(offered))
+    evidence = Evidence(offered=offered, origins=sorted({f.origin for f in kept}), constants=constants(offered), varies=options.varies)
     pages = [page_steps(s, options.assets) for s in split.sessions]
     pages = [p for p in pages if p]
     mains = [(p.main.method, p.main.path) for session in pages for p in session]
@@ -75,6 +79,7 @@ def convert(flows: Sequence[Recorded], name: str, options: Options = Options(), 
     kinds: Counter[str] = Counter()
     literals: list[str] = []
     taken: set[str] = set()
+    step_flows: dict[str, list[int]] = {}
     for group in cluster(signatures, options.similarity):
         representative = group[0]
         done: Correlated = correlate(pages[representative], names, evidence)
@@ -87,6 +92,7 @@ def convert(flows: Sequence[Recorded], name: str, options: Options = Options(), 
             step.think_time = round(statistics.median(step.think_times), 3)
         scenario_name = _unique(_scenario_name(pages[representative], names), taken)
         scenarios.append(Scenario(name=scenario_name, weight=len(group), sessions=len(group), steps=done.steps))
+        step_flows[scenario_name] = [p.main.seq for p in pages[representative]]
         if done.secrets:
             secrets[scenario_name] = done.secrets
         defaults.update(done.defaults)
@@ -114,7 +120,7 @@ def convert(flows: Sequence[Recorded], name: str, options: Options = Options(), 
         excluded=excluded,
         explain=split.explain,
     )
-    return Conversion(scenario_set=scenario_set, summary=summary, secrets=secrets)
+    return Conversion(scenario_set=scenario_set, summary=summary, secrets=secrets, step_flows=step_flows)
 
 
 def _select(flows: Sequence[Recorded], options: Options) -> tuple[list[Recorded], dict[str, int]]:

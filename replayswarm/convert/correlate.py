@@ -24,12 +24,13 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
 from ..masking import is_secret_key
 from ..scenario.extract import Form, forms, strip_origin
 from ..scenario.model import CONNECTION_HEADERS, Extract, Request, Resource, Step, Substitution
 from ..scenario.template import escape, placeholder
+from .names import location_shape
 from .pages import Page
 from .provenance import RANK, Offer, id_like, rule, strong, text_offer
 from .recorded import Recorded, request_cookies
@@ -63,6 +64,7 @@ class Evidence:
     offered: Mapping[int, list[Offer]]  # flow seq → what its response handed out
     origins: Sequence[str] = ()
     constants: frozenset[tuple[str, str]] = frozenset()  # (input name, value) offered identically everywhere
+    varies: frozenset[str] = frozenset()  # values a validation replay saw change
 
 
 def constants(offered: Mapping[int, list[Offer]]) -> frozenset[tuple[str, str]]:
@@ -135,6 +137,7 @@ class _Correlator:
             expect_status=flow.status,
             expect_type=flow.media_type or None,
             expect_size=flow.response_size,
+            expect_location=location_shape(flow.response_header("location")),
             substitute=self.subs,
             resources=[
                 Resource(
@@ -252,6 +255,9 @@ class _Correlator:
         return None
 
     def _fits(self, offer: Offer, value: str, key: str | None, rare: bool) -> bool:
+        if value in self.evidence.varies and offer.role != "text":
+            # Seen to change on a live replay: whatever its shape, the server hands it out.
+            return offer.role not in ("form", "link", "action", "redirect") or key == offer.key
         if offer.role == "form" and (offer.key, value) in self.evidence.constants:
             return False
         if rare:
@@ -306,7 +312,29 @@ class _Correlator:
             except ValueError:
                 return escape(body)
             return self._json(doc, body)
+        if ctype == "multipart/form-data":
+            return self._multipart(body, flow.header("content-type") or "")
         return escape(body)
+
+    def _multipart(self, body: str, content_type: str) -> str:
+        """Each field's value traced; file parts, part headers and the boundary kept exactly."""
+        m = re.search(r'boundary="?([^";]+)"?', content_type)
+        if m is None:
+            return escape(body)
+        delimiter = "--" + m.group(1)
+        pieces = body.split(delimiter)
+        fields: list[tuple[int, str, str, str]] = []  # (piece, name, head, value)
+        for i, piece in enumerate(pieces[1:-1], 1):
+            head, sep, value = piece.partition("\r\n\r\n")
+            name = re.search(r'\bname="([^"]*)"', head)
+            if not sep or name is None or "filename=" in head or not value.endswith("\r\n"):
+                continue
+            fields.append((i, name.group(1), head, value[:-2]))
+        roles = self._credentials(self.flow, "&".join(quote(name) + "=" for _, name, _, _ in fields))
+        out = [escape(p) for p in pieces]
+        for i, name, head, value in fields:
+            out[i] = escape(head) + "\r\n\r\n" + self._slot(value, value, "multipart", name, role=roles.get(name)) + "\r\n"
+        return escape(delimiter).join(out)
 
     def _credentials(self, flow: Recorded, body: str) -> dict[str, str]:
         """Field name → `username` / `password` for a post of a recorded login form: the form

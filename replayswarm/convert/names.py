@@ -6,6 +6,8 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 
+from ..scenario.extract import strip_origin
+
 _ID = re.compile(r"^\d+$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _HASH = re.compile(r"^[0-9a-f]{16,}$", re.IGNORECASE)
@@ -27,8 +29,29 @@ def segment_kind(segment: str) -> str | None:
     return None
 
 
+_WORD_ID = re.compile(r"^([A-Za-z][A-Za-z_-]{2,}?)(\d+)$")
+
+
+def template_segment(segment: str) -> str:
+    """`57` → `{id}`; a word followed by digits, as some applications name objects (`issue7`),
+    keeps its word: `issue{id}`."""
+    kind = segment_kind(segment)
+    if kind:
+        return "{" + kind + "}"
+    m = _WORD_ID.match(segment)
+    return m.group(1) + "{id}" if m else segment
+
+
 def template_path(path: str) -> str:
-    return "/".join("{" + kind + "}" if (kind := segment_kind(s)) else s for s in path.split("/"))
+    return "/".join(template_segment(s) for s in path.split("/"))
+
+
+def location_shape(location: str | None) -> str | None:
+    """A redirect's target as validation compares it: path without origin, ids templated."""
+    if not location:
+        return None
+    path = strip_origin(location).split("?")[0].split("#")[0]
+    return template_path(path)
 
 
 def endpoint_names(requests: Iterable[tuple[str, str]], assets: Iterable[tuple[str, str]] = ()) -> dict[tuple[str, str], str]:
@@ -41,7 +64,7 @@ def endpoint_names(requests: Iterable[tuple[str, str]], assets: Iterable[tuple[s
     for (method, _), tpl in templated.items():
         segments = tpl.split("/")
         for i, segment in enumerate(segments):
-            if segment.startswith("{"):
+            if "{" in segment:
                 continue
             rest = "/".join(segments[:i] + ["*"] + segments[i + 1:])
             by_shape[(method, len(segments), i, rest)].add(segment)
@@ -49,7 +72,7 @@ def endpoint_names(requests: Iterable[tuple[str, str]], assets: Iterable[tuple[s
     for (method, path), tpl in templated.items():
         segments = tpl.split("/")
         for i, segment in enumerate(segments):
-            if segment.startswith("{") or not segment:
+            if "{" in segment or not segment:
                 continue
             rest = "/".join(segments[:i] + ["*"] + segments[i + 1:])
             if len(by_shape[(method, len(segments), i, rest)]) >= VARIES_AT:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, unquote_plus
@@ -228,6 +228,20 @@ def text_offer(flow: Recorded, value: str) -> Offer | None:
     if start < 0:
         return None
     return Offer(value, "text", "value", span=(start, start + len(value)))
+
+
+def varying(recorded: Recorded, live_headers: Mapping[str, str | list[str]], live_body: str, origins: Sequence[str]) -> set[str]:
+    """The values of `recorded`'s response that the same place of a live answer to the same
+    request holds differently: evidence, from a validation replay, that they vary."""
+    found = set()
+    for offer in offers(recorded):
+        extract = rule(offer, recorded, origins)
+        if extract is None or extract.source == "cookie":
+            continue
+        live = apply(extract, live_headers, lambda: live_body, lambda _: None)
+        if live is not None and live != offer.value:
+            found.add(offer.value)
+    return found
 
 
 # -- what requests sent ------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import dataclasses
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,24 +20,25 @@ from . import Conversion, NothingToConvert, Options, convert
 from .recorded import Recorded
 
 
-def convert_recording(
-    engine: Engine,
-    recording: str,
-    name: str | None,
-    options: Options,
-    output: Path | None = None,
-    replace: bool = False,
-) -> Conversion:
-    summary, flows = get_recording(engine, recording)
+def read_recording(engine: Engine, recording: str, options: Options) -> tuple[list[Recorded], Options]:
+    """A recording's flows, and the options with the hosts it was restricted to."""
+    _, flows = get_recording(engine, recording)
     if not flows:
         raise UserError(f"recording {recording!r} is empty: nothing to convert")
     with reading(engine) as session:
         allowed = session.scalar(select(Recording.allowed_hosts).where(Recording.name == recording)) or []
-    options = Options(**{**asdict(options), "allowed_hosts": tuple(allowed)})
+    return [Recorded.of(f) for f in flows], dataclasses.replace(options, allowed_hosts=tuple(allowed))
+
+
+def converted(flows: list[Recorded], recording: str, name: str | None, options: Options) -> Conversion:
     try:
-        conversion = convert([Recorded.of(f) for f in flows], name or recording, options, recording=recording)
+        return convert(flows, name or recording, options, recording=recording)
     except NothingToConvert as exc:
         raise UserError(f"recording {recording!r} has nothing to convert: {exc}") from None
+
+
+def store(engine: Engine, conversion: Conversion, output: Path | None = None, replace: bool = False) -> None:
+    """Save the set (and write its YAML): both or neither."""
     temporary = _write_beside(output, dump(conversion.scenario_set)) if output else None
     try:
         save_set(engine, conversion.scenario_set, conversion.secrets, asdict(conversion.summary), replace=replace)
@@ -46,6 +48,19 @@ def convert_recording(
         raise
     if temporary and output:
         os.replace(temporary, output)
+
+
+def convert_recording(
+    engine: Engine,
+    recording: str,
+    name: str | None,
+    options: Options,
+    output: Path | None = None,
+    replace: bool = False,
+) -> Conversion:
+    flows, options = read_recording(engine, recording, options)
+    conversion = converted(flows, recording, name, options)
+    store(engine, conversion, output, replace)
     return conversion
 
 

@@ -176,6 +176,8 @@ class StepRow(Base):
     expect_status: Mapped[int | None]
     expect_type: Mapped[str | None] = mapped_column(String(255))
     expect_size: Mapped[int | None]
+    # A recorded redirect's target as a path shape (`/notes/{id}/`): validation compares it.
+    expect_location: Mapped[str | None] = mapped_column(Text)
     extract: Mapped[list[dict]] = mapped_column(JSON, default=list)
     substitute: Mapped[list[dict]] = mapped_column(JSON, default=list)
     resources: Mapped[list[dict]] = mapped_column(JSON, default=list)

@@ -92,11 +92,13 @@ class PlannedStep:
     think_times: tuple[float, ...]
     expect_type: str | None
     expect_size: int | None
+    expect_location: str | None
     extract: tuple[Extract, ...]
     resources: tuple[PlannedRequest, ...]
     # A failure here breaks the rest of the iteration: later steps need what it hands out,
     # or it changes state (a login, a form post).
     critical: bool
+    position: int = 0  # its index among the scenario's steps (some may not be planned)
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
     scenarios = []
     for s in scenario_set.scenarios:
         steps = []
-        for step in s.steps:
+        for position, step in enumerate(s.steps):
             main = request(step.name, step.request.method, step.request.url, step.request.headers, step.request.body, step.expect_status)
             if main is None:
                 continue
@@ -213,9 +215,11 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
                 think_times=tuple(step.think_times) or (step.think_time,),
                 expect_type=step.expect_type,
                 expect_size=step.expect_size,
+                expect_location=step.expect_location,
                 extract=tuple(step.extract),
                 resources=tuple(resources),
                 critical=bool(step.extract) or step.request.method not in ("GET", "HEAD", "OPTIONS"),
+                position=position,
             ))
         if steps:
             scenarios.append(PlannedScenario(name=s.name, weight=s.weight, steps=tuple(steps), recorded=dict((recorded or {}).get(s.name, {}))))
@@ -224,6 +228,15 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
     defaults = {v.name: v.default for v in scenario_set.variables if v.default is not None and not v.secret}
     return Plan(scenarios=tuple(scenarios), targets=tuple(targets), order=weighted_order([s.weight for s in scenarios]),
                 skipped=tuple(skipped), defaults=defaults)
+
+
+def status_differs(status: int, expected: int | None) -> bool:
+    """A status of another class than recorded fails; a 304 where 200 was recorded does not."""
+    if expected is None:
+        return status >= 400
+    if {status, expected} <= {200, 304}:
+        return False
+    return status // 100 != expected // 100
 
 
 def _split_origin(url: str) -> tuple[str, str]:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
@@ -23,11 +23,13 @@ from sqlalchemy import Engine
 from ..errors import UserError
 from . import messages
 from .job import Job, UserSettings
-from .plan import Plan, Target, compile_plan, map_origins, needed_variables
+from ..scenario.model import ScenarioSet
+from .plan import Plan, Target, compile_plan, map_origins, needed_variables, weighted_order
 from .sink import finish_run, flush, start_run
 from .source import resolve
 from .stats import Counter, RunStats, measure
 from .thresholds import Threshold
+from .validation import Verdict, judge, literal_tokens, probe
 
 FLUSH_EVERY = 2.0  # seconds between database writes: a crash loses at most this much
 SATURATED = 0.9  # a worker's CPU share above which its numbers understate the target
@@ -49,6 +51,7 @@ class PlaySettings:
     tags: dict[str, str] = field(default_factory=dict)
     user: UserSettings = field(default_factory=UserSettings)
     stop_timeout: float = 10.0
+    validate: bool = True  # a validation replay of each scenario before the swarm
 
 
 class View(Protocol):
@@ -107,6 +110,15 @@ def _reachable(target: Target, timeout: float) -> None:
 
 def play(engine: Engine, settings: PlaySettings, view: View) -> Outcome:
     plan, source = prepare(engine, settings)
+    planned = {s.name for s in plan.scenarios}
+    for scenario in source.scenario_set.scenarios:
+        tokens = [t for step in scenario.steps for t in literal_tokens(step)] if scenario.name in planned else []
+        if tokens:
+            more = f" and {len(tokens) - 1} more" if len(tokens) > 1 else ""
+            view.warn(f"scenario {scenario.name!r} sends a token-like value as recorded: {tokens[0]}{more}")
+    verdicts: list[Verdict] = []
+    if settings.validate:
+        plan, verdicts = _validated(plan, source.scenario_set, settings.user, view)
     started = time.time()
     run_id = start_run(
         engine,
@@ -119,9 +131,26 @@ def play(engine: Engine, settings: PlaySettings, view: View) -> Outcome:
         processes=settings.processes,
         label=settings.label,
         tags=dict(settings.tags),
-        config=_config(settings, plan),
+        config={**_config(settings, plan), "validation": [asdict(v) for v in verdicts]},
     )
     return _Run(engine, settings, plan, run_id, started, view).execute()
+
+
+def _validated(plan: Plan, scenario_set: ScenarioSet, user: UserSettings, view: View) -> tuple[Plan, list[Verdict]]:
+    """One pass of each scenario by one user first; a scenario that diverges from its
+    recording is not swarmed, and the reason is said."""
+    verdicts = judge(scenario_set, probe(plan, user), {s.name: len(s.steps) for s in plan.scenarios})
+    failed = {v.scenario: v for v in verdicts if not v.passed}
+    for v in failed.values():
+        view.warn(f"scenario {v.scenario!r} failed validation and is not played: {v.divergence}"
+                  + (f"; likely cause: {v.suspect}" if v.suspect else ""))
+    kept = tuple(s for s in plan.scenarios if s.name not in failed)
+    if not kept:
+        reasons = "; ".join(f"{v.scenario!r}: {v.divergence}" + (f" ({v.suspect})" if v.suspect else "") for v in failed.values())
+        raise UserError(f"every scenario failed validation, nothing was swarmed: {reasons} (see `replayswarm validate`; --no-validate skips it)")
+    if failed:
+        plan = replace(plan, scenarios=kept, order=weighted_order([s.weight for s in kept]))
+    return plan, verdicts
 
 
 def _config(settings: PlaySettings, plan: Plan) -> dict[str, Any]:

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import html
-import json
 import random
-import re
+from collections.abc import Callable
 import time
 import uuid
-from typing import Any
 from urllib.parse import quote_plus
 
 from gevent.event import Event
 from gevent.pool import Pool
 
+from ..scenario.extract import apply
 from ..scenario.model import Extract
 from ..scenario.template import MissingVariable
 from .cookies import CookieJar
 from .job import UserSettings
-from .plan import Plan, PlannedRequest, PlannedScenario, PlannedStep, Template
+from .plan import Plan, PlannedRequest, PlannedScenario, PlannedStep, Template, status_differs
 from .stats import Stats
 from .transport import PER_HOST, Reply, Transport, TransportError
 
@@ -33,6 +31,8 @@ class Swarm:
         self.iterations_left = iterations
         self.stopping = Event()
         self.active = 0
+        # Validation watches each step's reply (None: no reply) and the variables it could not extract.
+        self.observe: Callable[[PlannedStep, Reply | None, list[str]], None] | None = None
         # One generator for the worker's think-time sampling: a Random per user would cost
         # ~5 KB each, a third of an idle user's memory.
         self.rng = random.Random(settings.seed)
@@ -117,18 +117,25 @@ class VirtualUser:
         stats = self.swarm.stats
         request = step.request
         reply = self.send(request)
+        observe = self.swarm.observe
         if reply is None:
+            if observe is not None:
+                observe(step, None, [])
             return False
-        failed = _status_differs(reply.status, request.expect_status)
+        failed = status_differs(reply.status, request.expect_status)
         if failed:
             stats.error(request.name, f"status {reply.status}", f"{reply.status} where {request.expect_status} was recorded")
+        missing = []
         for extract in step.extract:
             value = _extract(extract, reply, self.jar)
             if value is None:
                 failed = True
+                missing.append(extract.var)
                 stats.error(request.name, "extraction failed", f"{extract.var}: nothing matched in the {extract.source}")
             else:
                 self.vars[extract.var] = value
+        if observe is not None:
+            observe(step, reply, missing)
         stats.request(request.name, self.micros, reply.wire_bytes, failed, _deviates(step, reply))
         if step.resources and not failed:
             pool = self.pool
@@ -142,7 +149,7 @@ class VirtualUser:
     def fetch(self, resource: PlannedRequest) -> None:
         reply = self.send(resource)
         if reply is not None:
-            failed = _status_differs(reply.status, resource.expect_status)
+            failed = status_differs(reply.status, resource.expect_status)
             if failed:
                 self.swarm.stats.error(resource.name, f"status {reply.status}", f"{reply.status} where {resource.expect_status} was recorded")
             self.swarm.stats.request(resource.name, self.micros, reply.wire_bytes, failed)
@@ -150,8 +157,16 @@ class VirtualUser:
     def send(self, request: PlannedRequest) -> Reply | None:
         """Render, send, and count a request that got no response; sets self.micros."""
         stats = self.swarm.stats
+        target = self.swarm.plan.targets[request.target]
+        jar = self.jar
         try:
+            # A `${cookie:NAME}` in the URL is read before the URL is known: the jar's most
+            # specific cookie of that name.
+            jar.aim(None)
             uri = self.render(request.uri)
+            # Once the URL is known, so is the Cookie header; `${cookie:NAME}` in headers and body
+            # then reads the cookie this request carries (one name can live on several paths).
+            cookie = jar.header(target, uri)
             headers = dict(request.static_headers)
             for key, template in request.dynamic_headers:
                 headers[key] = self.render(template)
@@ -160,8 +175,6 @@ class VirtualUser:
             stats.request(request.name, None, 0, True)
             stats.error(request.name, "missing variable", f"${{{missing.args[0]}}} has no value")
             return None
-        target = self.swarm.plan.targets[request.target]
-        cookie = self.jar.header(target.host)
         if cookie:
             headers["Cookie"] = cookie
         start = time.perf_counter()
@@ -172,9 +185,8 @@ class VirtualUser:
             stats.error(request.name, exc.kind, str(exc))
             return None
         self.micros = int((time.perf_counter() - start) * 1_000_000)
-        set_cookie = reply.headers.get("set-cookie")
-        if set_cookie:
-            self.jar.update(target.host, set_cookie)
+        # Also when nothing is set: a cookie extraction after this reads this request's cookies.
+        jar.update(target, uri, reply.headers.get("set-cookie"))
         return reply
 
     def render(self, template: Template) -> str:
@@ -214,15 +226,6 @@ class VirtualUser:
         return None
 
 
-def _status_differs(status: int, expected: int | None) -> bool:
-    """A status of another class than recorded fails; a 304 where 200 was recorded does not."""
-    if expected is None:
-        return status >= 400
-    if {status, expected} <= {200, 304}:
-        return False
-    return status // 100 != expected // 100
-
-
 def _deviates(step: PlannedStep, reply: Reply) -> bool:
     """The response is far from the recording: another content type, or a very different size.
     An error page or a login form served with 200 shows up here."""
@@ -237,29 +240,4 @@ def _deviates(step: PlannedStep, reply: Reply) -> bool:
 
 
 def _extract(extract: Extract, reply: Reply, jar: CookieJar) -> str | None:
-    if extract.source == "cookie":
-        return jar.get(extract.name or "")
-    if extract.source == "header":
-        value = reply.headers.get((extract.name or "").lower())
-        if isinstance(value, list):
-            value = value[-1] if value else None
-        if value is None or extract.regex is None:
-            return value
-        m = re.search(extract.regex, value)
-        return m.group(1) if m else None
-    text = reply.body.decode("utf-8", "replace")
-    if extract.source == "body":
-        m = re.search(extract.regex or "", text)
-        return html.unescape(m.group(1)) if m else None
-    try:
-        node: Any = json.loads(text)
-    except ValueError:
-        return None
-    for key in (extract.path or "").split("."):
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-        else:
-            return None
-    return None if isinstance(node, (dict, list)) or node is None else str(node)
+    return apply(extract, reply.headers, lambda: reply.body.decode("utf-8", "replace"), jar.get)

@@ -72,6 +72,7 @@ class Step:
     expect_status: int | None = None
     expect_type: str | None = None
     expect_size: int | None = None
+    expect_location: str | None = None  # a redirect's target, origin-free, ids templated
     extract: list[Extract] = field(default_factory=list)
     substitute: list[Substitution] = field(default_factory=list)
     resources: list[Resource] = field(default_factory=list)

@@ -6,7 +6,8 @@ import re
 from collections.abc import Callable, Mapping
 from urllib.parse import quote_plus
 
-PLACEHOLDER = re.compile(r"\$(\$)?\{([A-Za-z_][\w.:-]*?)(?::(url))?\}")
+# `$${` is always a literal `${` (whatever follows: recorded bodies hold any text); `${name}` a hole.
+PLACEHOLDER = re.compile(r"(\$\$\{)|\$\{([A-Za-z_][\w.:-]*?)(?::(url))?\}")
 
 
 class MissingVariable(KeyError):

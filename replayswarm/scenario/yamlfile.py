@@ -71,7 +71,7 @@ def _step_doc(step: Step) -> dict[str, Any]:
     if step.request.body is not None:
         request["body"] = step.request.body
     doc["request"] = request
-    expect = {k: v for k, v in (("status", step.expect_status), ("type", step.expect_type), ("size", step.expect_size)) if v is not None}
+    expect = {k: v for k, v in (("status", step.expect_status), ("type", step.expect_type), ("size", step.expect_size), ("location", step.expect_location)) if v is not None}
     if expect:
         doc["expect"] = expect
     if step.extract:
@@ -226,6 +226,7 @@ def _step(raw: Any, parent: _Map, scenario: str) -> Step:
         expect_status=_optional_int(expect, "status"),
         expect_type=expect.get("type"),
         expect_size=_optional_int(expect, "size"),
+        expect_location=None if expect.get("location") is None else str(expect["location"]),
         extract=[_extract(e, raw) for e in raw.get("extract") or []],
         substitute=[_substitution(s, raw) for s in raw.get("substitute") or []],
         resources=[_resource(r, raw) for r in raw.get("resources") or []],
