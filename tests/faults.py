@@ -21,6 +21,9 @@ import struct
 import threading
 from urllib.parse import parse_qs, urlsplit
 
+import brotli
+import zstandard
+
 CHUNK = b"0123456789abcdef" * 4096  # 64 KiB
 
 
@@ -37,6 +40,7 @@ class FaultServer:
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.served = 0
+        self.accept_encodings: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
@@ -67,6 +71,10 @@ class FaultServer:
                 url = urlsplit(target)
                 n = int(parse_qs(url.query).get("n", ["0"])[0])
                 self.served += 1
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.decode("latin-1").partition(":")
+                    if name.lower() == "accept-encoding":
+                        self.accept_encodings.append(value.strip())
                 if not self._respond(conn, url.path, n):
                     return
 
@@ -95,6 +103,13 @@ class FaultServer:
         elif path == "/gzip-cut":
             body = gzip.compress(b"hello world, " * 200)[:-20]
             conn.sendall(text + b"Content-Encoding: gzip\r\n" + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        elif path in ("/br", "/zstd", "/br-garbage"):
+            plain = b"<p>token=Zq81bX2pLmN0 " + b"compressed " * 300 + b"</p>"
+            coding = path[1:].split("-")[0]
+            body = {"/br": lambda: brotli.compress(plain), "/zstd": lambda: zstandard.ZstdCompressor().compress(plain),
+                    "/br-garbage": lambda: b"this is not brotli at all"}[path]()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: " + coding.encode()
+                         + f"\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
         elif path == "/drop":
             conn.sendall(text + b"Content-Length: 4\r\n\r\ndrop")
             return False

@@ -281,3 +281,30 @@ def test_bad_input_is_refused_before_a_run_exists(db, tmp_path):
         target.close()
     assert rows(db, "SELECT count(*) AS n FROM runs") == [{"n": 0}]
     assert target.served == 0
+
+
+def test_content_codings_are_asked_for_as_recorded_and_decoded_or_failed(db, tmp_path):
+    faults = FaultServer()
+    recorded = "gzip, deflate, br, zstd"
+    steps = "".join(
+        f"""      - name: GET /{name}
+        request:
+          method: GET
+          url: {faults.url}/{name}
+          headers: [[Accept-Encoding, "{recorded}"]]
+        expect: {{status: 200}}
+        extract: [{{var: t_{n}, source: body, regex: 'token=(\\w+)'}}]
+""" for n, name in enumerate(("br", "zstd", "br-garbage")))
+    yaml_file = tmp_path / "codings.yaml"
+    yaml_file.write_text(f"version: 1\norigins: [{faults.url}]\nscenarios:\n  - name: codings\n    weight: 1\n    steps:\n{steps}")
+    try:
+        result, summary = play(db, str(yaml_file), "--host", faults.url, "--users", "1", "--iterations", "3", "--no-validate")
+    finally:
+        faults.close()
+    assert result.returncode == 0, result.stderr
+    assert set(faults.accept_encodings) == {recorded}
+    by_name = {e["name"]: e for e in summary["endpoints"]}
+    assert by_name["GET /br"]["failures"] == by_name["GET /zstd"]["failures"] == 0
+    assert by_name["GET /br-garbage"]["failures"] == 3
+    errors = json.loads(cli("run", str(summary["run_id"]), "--json", "--db", db).stdout)["errors"]
+    assert {(e["endpoint"], e["kind"]) for e in errors} == {("GET /br-garbage", "decode error")}

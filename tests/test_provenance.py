@@ -183,3 +183,20 @@ def test_multipart_fields_are_correlated_and_file_parts_kept_byte_for_byte():
     assert sent == body.replace(f"\r\n\r\n{TOKEN_A}\r\n", "\r\n\r\nFRESH\r\n", 1)
     assert f"{TOKEN_A} inside the file stays" in sent and "${not a var}" in sent
     assert [(e.source, e.name) for e in steps[0].extract] == [("form", "csrf")]
+
+
+def test_credentials_no_response_handed_out_never_reach_the_scenario_file():
+    from replayswarm.scenario.yamlfile import dump
+
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.U2lnbmVkQnlTb21lb25l"
+    planted = {"key-in-header-1", "tok-in-query-22", "key-in-query-333", "secret-in-json-4444", "refresh-in-json-55555", jwt}
+    flows = [
+        flow(1, 0.0, "/api/things", query="access_token=tok-in-query-22&api_key=key-in-query-333&page=2",
+             headers=(("X-Api-Key", "key-in-header-1"),), ctype="application/json", body="[]"),
+        flow(2, 1.0, "/oauth/token", method="POST", request_type="application/json", ctype="application/json", body="{}",
+             request_body=json.dumps({"client_secret": "secret-in-json-4444", "refresh_token": "refresh-in-json-55555", "assertion": jwt})),
+    ]
+    result = convert(flows, "keys", Options())
+    text = dump(result.scenario_set)
+    assert not [s for s in planted if s in text], text
+    assert set(result.secrets[result.scenario_set.scenarios[0].name].values()) == planted

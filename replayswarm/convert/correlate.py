@@ -41,6 +41,7 @@ DROPPED_HEADERS = CONNECTION_HEADERS | {"cookie", "proxy-authorization", "if-non
 _PASSWORD = re.compile(r"pass(word|wd|phrase)?$|^pwd$|^pin$", re.IGNORECASE)
 _USERNAME = re.compile(r"^(user(name)?|login|email|e-mail|account)$", re.IGNORECASE)
 _TOKEN_HEADER = re.compile(r"csrf|xsrf|token", re.IGNORECASE)
+_JWT = re.compile(r"^eyJ[\w-]+\.[\w-]+\.[\w-]*$")
 _TEXT_INPUTS = ("text", "email", "tel", "")
 # Roles that may vouch for a short value.
 _ID_ROLES = ("created", "redirect", "action", "link", "json", "form")
@@ -198,7 +199,7 @@ class _Correlator:
             self.result.kinds[kind] += 1
             self.subs.append(Substitution(var=f"cookie:{cookie}", where=where, kind=kind))
             return placeholder(f"cookie:{cookie}", url)
-        if value and key is not None and is_secret_key(key) and where != "header":
+        if value and key is not None and (is_secret_key(key) or _JWT.match(value)):
             # A credential no response handed out (an API key, a client secret): never in a file.
             self.result.literals.append(f"{self.where}: {where} {key} ({len(value)} characters): handed out by no response, made the secret variable {_var_name(key)!r}")
             return self._variable(_var_name(key), value, True, where, url)

@@ -11,8 +11,6 @@ from ..errors import UserError
 from ..scenario.model import CONNECTION_HEADERS, Extract, ScenarioSet
 from ..scenario.template import PLACEHOLDER
 
-# What the replay can decode; a recorded "br, zstd" would ask the server for more.
-ACCEPT_ENCODING = "gzip, deflate"
 # Variables the replay makes up itself.
 BUILTINS = ("__timestamp_ms", "__timestamp", "__uuid", "__random", "__user", "__iteration")
 
@@ -182,9 +180,7 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
             lower = key.lower()
             if lower in CONNECTION_HEADERS:
                 continue
-            if lower == "accept-encoding":
-                value = ACCEPT_ENCODING
-            elif lower in ("referer", "origin"):
+            if lower in ("referer", "origin"):
                 # Origin and Referer follow the target, whatever site they named.
                 for recorded_origin, t in origins.items():
                     value = value.replace(recorded_origin, t.origin)

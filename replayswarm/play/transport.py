@@ -14,7 +14,9 @@ import ssl
 import zlib
 from dataclasses import dataclass
 
+import brotli
 import gevent
+import zstandard
 
 from .plan import Target
 
@@ -290,20 +292,37 @@ class _Buffer:
         return b"".join(pieces)
 
 
-def _decode(raw: bytes, encoding: str) -> bytes:
-    encoding = encoding.strip().lower()
+def _decode(raw: bytes, encodings: str) -> bytes:
+    """Undo the content codings, last applied first; a body that does not decode under its
+    declared coding is a failure, never a success with garbage."""
+    for coding in reversed([c.strip().lower() for c in encodings.split(",") if c.strip()]):
+        raw = _undo(raw, coding)
+    return raw
+
+
+def _undo(raw: bytes, coding: str) -> bytes:
     try:
-        if encoding in ("gzip", "x-gzip"):
+        if coding in ("gzip", "x-gzip"):
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
             data = d.decompress(raw) + d.flush()
             if not d.eof:
                 raise TransportError("decode error", "gzip body ends before its end")
             return data
-        if encoding == "deflate":
+        if coding == "deflate":
             try:
                 return zlib.decompress(raw)
             except zlib.error:
                 return zlib.decompress(raw, -zlib.MAX_WBITS)
-    except zlib.error as exc:
-        raise TransportError("decode error", f"{encoding}: {exc}") from None
-    return raw
+        if coding == "br":
+            return brotli.decompress(raw)
+        if coding == "zstd":
+            z = zstandard.ZstdDecompressor().decompressobj()
+            data = z.decompress(raw)
+            if not z.eof:
+                raise TransportError("decode error", "zstd body ends before its end")
+            return data
+    except (zlib.error, brotli.error, zstandard.ZstdError) as exc:
+        raise TransportError("decode error", f"{coding}: {exc}") from None
+    if coding == "identity":
+        return raw
+    raise TransportError("decode error", f"unknown content coding {coding!r}")
