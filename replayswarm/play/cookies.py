@@ -42,10 +42,14 @@ class CookieJar:
     standard library's jar (a lock and dicts) is made only when a server first sets a cookie.
     """
 
-    __slots__ = ("_jar", "_url")
+    __slots__ = ("_jar", "_url", "_headers", "_until")
 
     def __init__(self) -> None:
         self._jar: http.cookiejar.CookieJar | None = None
+        # Cookie headers already built, per URL, until a response sets a cookie or one held
+        # expires: building one walks the jar (~20 µs), and a visit asks for the same few URLs.
+        self._headers: dict[str, str | None] = {}
+        self._until = 0.0
         # The URL whose cookies `get` reads first: the request being rendered, or the one whose
         # response was just read. None while the URL itself is being rendered.
         self._url: str | None = None
@@ -65,6 +69,8 @@ class CookieJar:
         if jar is None:
             jar = self._jar = http.cookiejar.CookieJar(_POLICY)
         jar.extract_cookies(_Response([_browser_like(line) for line in lines]), Request(url))  # type: ignore[arg-type]
+        self._headers.clear()
+        self._until = min((c.expires for c in jar if c.expires is not None), default=float("inf"))
 
     def header(self, target: Target, uri: str) -> str | None:
         """The Cookie header a browser sends with a request for `uri` on `target`, if any.
@@ -73,9 +79,17 @@ class CookieJar:
         jar = self._jar
         if jar is None:
             return None
+        now = time.time()
+        if now < self._until:
+            if url in self._headers:
+                return self._headers[url]
+        else:  # a cookie expired: what was built may hold it
+            self._headers.clear()
+            self._until = min((c.expires for c in jar if c.expires is not None and c.expires > now), default=float("inf"))
         request = Request(url)
         jar.add_cookie_header(request)
-        return request.get_header("Cookie")
+        header = self._headers[url] = request.get_header("Cookie")
+        return header
 
     def get(self, name: str) -> str | None:
         """The value of cookie `name`: the one the aimed-at request carries, since one name may
@@ -94,13 +108,10 @@ class CookieJar:
                 if sep and key == name:
                     return value
         now = time.time()
-        best: http.cookiejar.Cookie | None = None
-        for cookie in jar:
-            if cookie.name == name and not cookie.is_expired(now):
-                if best is None or (len(cookie.path), len(cookie.domain)) > (len(best.path), len(best.domain)):
-                    best = cookie
-        if best is None:
+        held = [c for c in jar if c.name == name and not c.is_expired(now)]
+        if not held:
             return None
+        best = max(held, key=lambda c: (len(c.path), len(c.domain)))
         return best.value if best.value is not None else ""
 
 

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import json
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from ..errors import UserError
-from .capture import DEFAULT_BODY_CAP, Body, Exchange
+from .capture import DEFAULT_BODY_CAP, Body, Exchange, charset, media_type
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+# Firefox and others store URLs decoded ("/café?q=crème"); a browser sends them percent-encoded
+# as UTF-8. What it encodes is the WHATWG URL standard's path and query percent-encode sets (plus
+# every control and non-ASCII character); "%" is not among them, so a "%XX" already there stays.
+_PATH_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"#<>?`{}')
+_QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "\"#<>'")
+
+# The phases of HAR `timings` that add up to `time` (`ssl` is inside `connect`); -1 is "unknown".
+_TIMING_PHASES = ("blocked", "dns", "connect", "send", "wait", "receive")
+
+# When a multipart body must be rebuilt from `params` and no boundary was recorded.
+_BOUNDARY = "----replayswarmHarBoundary7MA4YWxkTrZu0gW"
 
 
 def read_har(path: str, text: str, cap: int = DEFAULT_BODY_CAP) -> tuple[list[Exchange], int]:
@@ -53,10 +66,11 @@ def _exchange(entry: dict[str, Any], cap: int) -> Exchange:
     if url.scheme not in _DEFAULT_PORTS or not url.hostname:
         raise ValueError(f"unsupported URL {request['url']!r}")
     started = datetime.fromisoformat(entry["startedDateTime"].replace("Z", "+00:00")).timestamp()
-    total = entry.get("time")
+    duration = _duration(entry)
     status = int(response["status"])
-    request_headers = _headers(request.get("headers", []))
-    response_headers = _headers(response.get("headers", []))
+    request_headers = _headers(request.get("headers"))
+    response_headers = _headers(response.get("headers"))
+    request_body = _request_body(request, request_headers, cap)
     error = entry.get("_error") or response.get("_error") or response.get("_failureText")
     kind = "websocket" if entry.get("_resourceType") == "websocket" or url.scheme in ("ws", "wss") else "http"
     scheme = {"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)
@@ -64,16 +78,17 @@ def _exchange(entry: dict[str, Any], cap: int) -> Exchange:
         client=str(entry.get("connection") or "har"),
         client_addr=None,
         started=started,
-        ended=started + total / 1000.0 if isinstance(total, (int, float)) and total >= 0 else None,
+        ended=started + duration if duration is not None else None,
         method=request["method"],
         scheme=scheme,
-        host=url.hostname,
+        # A name stored in Unicode goes on the wire in its IDNA (xn--) form, as a browser sends it.
+        host=url.hostname if url.hostname.isascii() else url.hostname.encode("idna").decode("ascii"),
         port=url.port or _DEFAULT_PORTS[url.scheme],
-        path=url.path or "/",
-        query=url.query,
+        path=quote(url.path or "/", safe=_PATH_SAFE),
+        query=quote(url.query, safe=_QUERY_SAFE),
         http_version=str(request.get("httpVersion") or "HTTP/1.1"),
         request_headers=request_headers,
-        request_body=_request_body(request, cap),
+        request_body=request_body,
         # Browsers write status 0 for a request that got no response (refused, reset, blocked).
         status=status or None,
         reason=(response.get("statusText") or None) if status else None,
@@ -84,44 +99,140 @@ def _exchange(entry: dict[str, Any], cap: int) -> Exchange:
     )
 
 
-def _headers(raw: list[Any]) -> list[tuple[str, str]]:
+def _duration(entry: dict[str, Any]) -> float | None:
+    """Seconds from request start to response end: `time`, else the sum of the known `timings`
+    phases. Writers put -1 (or nothing) where they did not measure."""
+    total = entry.get("time")
+    if _measured(total):
+        return total / 1000.0
+    timings = entry.get("timings")
+    if isinstance(timings, dict):
+        phases = [timings[k] for k in _TIMING_PHASES if _measured(timings.get(k))]
+        if phases:
+            return sum(phases) / 1000.0
+    return None
+
+
+def _measured(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def _headers(raw: list[Any] | None) -> list[tuple[str, str]]:
     pairs = []
-    for item in raw:
-        name, value = (item["name"], item["value"]) if isinstance(item, dict) else (item[0], item[1])
-        if not str(name).startswith(":"):  # HTTP/2 pseudo-headers are not headers
-            pairs.append((str(name), str(value)))
+    for item in raw or []:
+        name, value = (item.get("name"), item.get("value")) if isinstance(item, dict) else (item[0], item[1])
+        # HTTP/2 pseudo-headers are not headers; a nameless one cannot be sent.
+        if name and not str(name).startswith(":"):
+            pairs.append((str(name), "" if value is None else str(value)))
     return pairs
 
 
-def _request_body(request: dict[str, Any], cap: int) -> Body:
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    return next((value for key, value in headers if key.lower() == name), None)
+
+
+def _request_body(request: dict[str, Any], headers: list[tuple[str, str]], cap: int) -> Body:
+    """The body as the browser sent it. May set the Content-Type in `headers`: a multipart body
+    rebuilt under a boundary of our own must be sent under that boundary."""
     post = request.get("postData")
     if not post:
         return Body()
+    mime = post.get("mimeType") or _header(headers, "content-type")
     text = post.get("text")
-    if text is None:
-        return Body(size=max(int(request.get("bodySize") or 0), 0))
-    return Body.of(text.encode("utf-8"), post.get("mimeType"), cap)
+    params = post.get("params")
+    if text or not params:
+        if text is None:
+            return Body(size=max(int(request.get("bodySize") or 0), 0))
+        if post.get("encoding") == "base64":
+            return Body.of(_base64(text, "request postData"), mime, cap)
+        return Body.of(_encode(text, _codec(mime)), mime, cap)
+    # Older writers keep a form's fields as `params` only: the body is rebuilt from them.
+    kind = media_type(mime)
+    if kind == "multipart/form-data":
+        header = _header(headers, "content-type")
+        boundary = _boundary(header) or _boundary(mime)
+        if boundary is None:
+            boundary = _BOUNDARY
+            header = f"multipart/form-data; boundary={boundary}"
+            headers[:] = [(k, v) for k, v in headers if k.lower() != "content-type"] + [("Content-Type", header)]
+        return Body.of(_multipart(params, boundary, _codec(mime)), header or mime, cap)
+    if kind in ("", "application/x-www-form-urlencoded"):
+        pairs = [(str(p["name"]), _text(p.get("value"))) for p in params]
+        return Body.of(urlencode(pairs, encoding=_codec(mime)).encode("ascii"), mime, cap)
+    # Fields of a body of another kind cannot be put back together: only its size is kept, as
+    # for a body over the cap, so play knows it does not have it.
+    return Body(size=max(int(request.get("bodySize") or 0), 0))
+
+
+def _codec(content_type: str | None) -> str:
+    """The codec of a body's declared charset (UTF-8 if none or unknown)."""
+    try:
+        return codecs.lookup(charset(content_type)).name
+    except LookupError:
+        return "utf-8"
+
+
+def _encode(text: str, codec: str) -> bytes:
+    """The bytes of a body a HAR writer stored as text: it decoded them by their charset, so
+    they are encoded back by it (a Latin-1 form must not gain bytes)."""
+    try:
+        return text.encode(codec)
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _boundary(content_type: str | None) -> str | None:
+    for param in (content_type or "").split(";")[1:]:
+        key, _, value = param.partition("=")
+        value = value.strip().strip('"')
+        if key.strip().lower() == "boundary" and value:
+            return value
+    return None
+
+
+def _multipart(params: list[dict[str, Any]], boundary: str, codec: str) -> bytes:
+    """multipart/form-data as a browser writes it (HTML's form-data encoding algorithm). A file
+    part holds what the HAR kept of the file, which may be nothing."""
+    parts = []
+    for param in params:
+        disposition = f'form-data; name="{_escape(param["name"])}"'
+        if param.get("fileName") is not None:
+            disposition += f'; filename="{_escape(param["fileName"])}"'
+        head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+        if param.get("contentType"):
+            head += f"Content-Type: {param['contentType']}\r\n"
+        parts.append(_encode(head + "\r\n", codec) + _encode(_text(param.get("value")), codec) + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode("ascii"))
+    return b"".join(parts)
+
+
+def _escape(name: Any) -> str:
+    # What browsers do to a field or file name in Content-Disposition.
+    return str(name).replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
+
+
+def _base64(text: str, what: str) -> bytes:
+    try:
+        # Some writers wrap base64 in lines; whitespace is not data.
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{what} is not valid base64") from None
 
 
 def _response_body(response: dict[str, Any], cap: int) -> Body:
-    content = response.get("content", {})
+    content = response.get("content") or {}
     text = content.get("text")
     mime = content.get("mimeType")
     if text is None:
         # Firefox leaves some bodies out: their size is all there is.
         return Body(size=max(int(content.get("size") or 0), 0))
-    if content.get("encoding") == "base64":
-        try:
-            data = base64.b64decode(text, validate=True)
-        except binascii.Error:
-            raise ValueError("response content is not valid base64") from None
-    else:
-        data = text.encode("utf-8")
+    data = _base64(text, "response content") if content.get("encoding") == "base64" else text.encode("utf-8")
     return Body.of(data, mime or _content_type(response), cap)
 
 
 def _content_type(response: dict[str, Any]) -> str | None:
-    for item in response.get("headers", []):
-        if isinstance(item, dict) and item.get("name", "").lower() == "content-type":
-            return item.get("value")
-    return None
+    return _header(_headers(response.get("headers")), "content-type")
