@@ -129,10 +129,9 @@ class _Correlator:
         query = self._pairs(flow.query, "query", {}) if flow.query else ""
         url = escape(flow.origin) + path + (f"?{query}" if query else "")
         headers = [(k, self._header(k, v)) for k, v in flow.request_headers if k.lower() not in DROPPED_HEADERS]
-        body = self._body(flow)
         return Step(
             name=self.where,
-            request=Request(method=flow.method, url=url, headers=headers, body=body),
+            request=self._request(flow, url, headers),
             think_time=page.think,
             think_times=[page.think],
             expect_status=flow.status,
@@ -300,6 +299,38 @@ class _Correlator:
             return escape(value)
         return self._slot(value, value, "header", name)
 
+    def _request(self, flow: Recorded, url: str, headers: list[tuple[str, str]]) -> Request:
+        """The request with its body: a template of the recorded text, or the exact recorded
+        bytes when it is binary or nothing in it was correlated, never something else."""
+        request = Request(method=flow.method, url=url, headers=headers)
+        ctype = flow.header("content-type") or ""
+        if flow.request_body is None and flow.request_raw is not None and ctype.lower().startswith("multipart/form-data"):
+            # An upload with a binary file: its fields are still correlated, and Latin-1 maps
+            # every byte to one character and back, so the file parts stay byte for byte.
+            text = flow.request_raw.decode("latin-1")
+            template = self._multipart(text, ctype)
+            if template != escape(text):
+                request.body, request.charset = template, "latin-1"
+                return request
+        if flow.request_body is None:
+            if flow.request_raw is not None:
+                request.body_raw = flow.request_raw
+            elif flow.request_size:
+                request.unrecorded = flow.request_size
+                self.result.literals.append(f"{self.where}: a {flow.request_size}-byte body the recorder did not keep (over its cap): play will not send it")
+            return request
+        template = self._body(flow)
+        if flow.request_raw is not None and template == escape(flow.request_body):
+            request.body_raw = flow.request_raw
+            return request
+        request.body = template
+        if flow.request_raw is not None:
+            charset = _charset(flow.header("content-type"))
+            request.charset = None if charset == "utf-8" else charset
+            coding = (flow.header("content-encoding") or "").strip().lower()
+            request.coding = coding if coding not in ("", "identity") else None
+        return request
+
     def _body(self, flow: Recorded) -> str | None:
         body = flow.request_body
         if body is None:
@@ -431,6 +462,11 @@ def _kind(offer: Offer, value: str) -> str:
     if offer.role == "form":
         return "hidden"
     return "token" if strong(value) else "value"
+
+
+def _charset(content_type: str | None) -> str:
+    m = re.search(r"charset=\"?([\w.:-]+)", content_type or "", re.IGNORECASE)
+    return m.group(1).lower() if m else "utf-8"
 
 
 def _var_name(text: str) -> str:

@@ -32,18 +32,30 @@ def segment_kind(segment: str) -> str | None:
 _WORD_ID = re.compile(r"^([A-Za-z][A-Za-z_-]{2,}?)(\d+)$")
 
 
-def template_segment(segment: str) -> str:
+def template_segment(segment: str, numbered: frozenset[str] = frozenset()) -> str:
     """`57` → `{id}`; a word followed by digits, as some applications name objects (`issue7`),
-    keeps its word: `issue{id}`."""
+    keeps its word (`issue{id}`) when that word is seen with other numbers too (`numbered`):
+    `latin1` or `oauth2` stay as they are."""
     kind = segment_kind(segment)
     if kind:
         return "{" + kind + "}"
     m = _WORD_ID.match(segment)
-    return m.group(1) + "{id}" if m else segment
+    return m.group(1) + "{id}" if m and m.group(1) in numbered else segment
 
 
-def template_path(path: str) -> str:
-    return "/".join(template_segment(s) for s in path.split("/"))
+def template_path(path: str, numbered: frozenset[str] = frozenset()) -> str:
+    return "/".join(template_segment(s, numbered) for s in path.split("/"))
+
+
+def numbered_words(paths: Iterable[str]) -> frozenset[str]:
+    """Words that path segments carry with more than one number (`issue7`, `issue12`)."""
+    numbers: dict[str, set[str]] = defaultdict(set)
+    for path in paths:
+        for segment in path.split("/"):
+            m = _WORD_ID.match(segment)
+            if m:
+                numbers[m.group(1)].add(m.group(2))
+    return frozenset(word for word, seen in numbers.items() if len(seen) > 1)
 
 
 def location_shape(location: str | None) -> str | None:
@@ -59,7 +71,8 @@ def endpoint_names(requests: Iterable[tuple[str, str]], assets: Iterable[tuple[s
     a position that varies across otherwise equal paths becomes `{param}`. Assets keep their
     paths: `/static/app.js` and `/static/site.css` are different things."""
     requests = set(requests)
-    templated = {(m, p): template_path(p) for m, p in requests}
+    numbered = numbered_words(p for _, p in requests)
+    templated = {(m, p): template_path(p, numbered) for m, p in requests}
     by_shape: dict[tuple[str, int, int, str], set[str]] = defaultdict(set)
     for (method, _), tpl in templated.items():
         segments = tpl.split("/")
@@ -75,7 +88,8 @@ def endpoint_names(requests: Iterable[tuple[str, str]], assets: Iterable[tuple[s
             if "{" in segment or not segment:
                 continue
             rest = "/".join(segments[:i] + ["*"] + segments[i + 1:])
-            if len(by_shape[(method, len(segments), i, rest)]) >= VARIES_AT:
+            # A site's top-level pages are different pages, not one page with a parameter.
+            if i > 1 and len(by_shape[(method, len(segments), i, rest)]) >= VARIES_AT:
                 segments[i] = "{param}"
         names[(method, path)] = f"{method} {'/'.join(segments)}"
     for method, path in assets:

@@ -31,6 +31,8 @@ class Recorded:
     content_type: str | None
     replayable: bool = True
     error: str | None = None
+    request_raw: bytes | None = None  # the exact bytes, when request_body cannot give them back
+    request_size: int = 0
 
     @classmethod
     def of(cls, row: Any) -> Recorded:
@@ -55,6 +57,8 @@ class Recorded:
             content_type=row.content_type,
             replayable=row.replayable,
             error=row.error,
+            request_raw=row.request_raw,
+            request_size=row.request_size,
         )
 
     @property

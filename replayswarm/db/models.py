@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -92,6 +93,9 @@ class Flow(Base):
     request_body: Mapped[str | None] = mapped_column(Text)
     request_size: Mapped[int] = mapped_column(default=0)
     request_hash: Mapped[str | None] = mapped_column(String(64))
+    # The request body's exact bytes when its text cannot give them back (binary, a charset
+    # other than UTF-8, a content coding on the wire); None when the text is exact.
+    request_raw: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     status: Mapped[int | None]
     reason: Mapped[str | None] = mapped_column(String(255))
@@ -178,6 +182,12 @@ class StepRow(Base):
     expect_size: Mapped[int | None]
     # A recorded redirect's target as a path shape (`/notes/{id}/`): validation compares it.
     expect_location: Mapped[str | None] = mapped_column(Text)
+    # A body sent exactly as recorded (binary), the charset and content coding of a templated
+    # one, or the size of one the recorder did not keep (play refuses to send another).
+    body_raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    body_charset: Mapped[str | None] = mapped_column(String(40))
+    body_coding: Mapped[str | None] = mapped_column(String(40))
+    body_unrecorded: Mapped[int | None]
     extract: Mapped[list[dict]] = mapped_column(JSON, default=list)
     substitute: Mapped[list[dict]] = mapped_column(JSON, default=list)
     resources: Mapped[list[dict]] = mapped_column(JSON, default=list)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ..errors import UserError
-from ..scenario.model import CONNECTION_HEADERS, Extract, ScenarioSet
+from ..scenario.model import CONNECTION_HEADERS, Extract, Request, ScenarioSet
 from ..scenario.template import PLACEHOLDER
 
 # Variables the replay makes up itself.
@@ -82,6 +82,10 @@ class PlannedRequest:
     dynamic_headers: tuple[tuple[str, Template], ...]
     body: Template | None
     expect_status: int | None
+    raw_body: bytes | None = None  # sent exactly as recorded
+    charset: str = "utf-8"  # of the rendered body
+    coding: str | None = None  # content coding applied after rendering
+    unrecorded: int | None = None  # the size of a body the recorder did not keep: never sent
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,7 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
     index = {t: i for i, t in enumerate(targets)}
     skipped: list[str] = []
 
-    def request(name: str, method: str, url: str, headers: Sequence[tuple[str, str]], body: str | None, status: int | None) -> PlannedRequest | None:
+    def request(name: str, method: str, url: str, headers: Sequence[tuple[str, str]], recorded: Request | None, status: int | None) -> PlannedRequest | None:
         origin, rest = _split_origin(url)
         if origin not in origins:
             skipped.append(f"{method} {url}")
@@ -189,15 +193,19 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
             name=name, target=index[target], method=method, uri=Template.compile(rest or "/"),
             static_headers={k: t.constant for k, t in planned_headers if t.constant is not None},
             dynamic_headers=tuple((k, t) for k, t in planned_headers if t.constant is None),
-            body=Template.compile(body) if body is not None else None,
+            body=Template.compile(recorded.body) if recorded is not None and recorded.body is not None else None,
             expect_status=status,
+            raw_body=recorded.body_raw if recorded is not None else None,
+            charset=(recorded.charset if recorded is not None else None) or "utf-8",
+            coding=recorded.coding if recorded is not None else None,
+            unrecorded=recorded.unrecorded if recorded is not None else None,
         )
 
     scenarios = []
     for s in scenario_set.scenarios:
         steps = []
         for position, step in enumerate(s.steps):
-            main = request(step.name, step.request.method, step.request.url, step.request.headers, step.request.body, step.expect_status)
+            main = request(step.name, step.request.method, step.request.url, step.request.headers, step.request, step.expect_status)
             if main is None:
                 continue
             resources = []

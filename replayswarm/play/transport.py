@@ -9,6 +9,7 @@ twice its requests per core, and play doubled its own rate when it moved here (b
 
 from __future__ import annotations
 
+import gzip
 import socket
 import ssl
 import zlib
@@ -290,6 +291,19 @@ class _Buffer:
             pieces.append(more)
         self.data = b""
         return b"".join(pieces)
+
+
+def encode(data: bytes, coding: str) -> bytes:
+    """Apply a content coding to a request body, as the recorded request had it."""
+    if coding == "gzip":
+        return gzip.compress(data)
+    if coding == "deflate":
+        return zlib.compress(data)
+    if coding == "br":
+        return brotli.compress(data)
+    if coding == "zstd":
+        return zstandard.ZstdCompressor().compress(data)
+    return data
 
 
 def _decode(raw: bytes, encodings: str) -> bytes:

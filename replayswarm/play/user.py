@@ -18,7 +18,7 @@ from .cookies import CookieJar
 from .job import UserSettings
 from .plan import Plan, PlannedRequest, PlannedScenario, PlannedStep, Template, status_differs
 from .stats import Stats
-from .transport import PER_HOST, Reply, Transport, TransportError
+from .transport import PER_HOST, Reply, Transport, TransportError, encode
 
 
 class Swarm:
@@ -157,6 +157,10 @@ class VirtualUser:
     def send(self, request: PlannedRequest) -> Reply | None:
         """Render, send, and count a request that got no response; sets self.micros."""
         stats = self.swarm.stats
+        if request.unrecorded is not None:
+            stats.request(request.name, None, 0, True)
+            stats.error(request.name, "body not recorded", f"the recorder kept only the size of this {request.unrecorded}-byte body (over --body-cap): not sent")
+            return None
         target = self.swarm.plan.targets[request.target]
         jar = self.jar
         try:
@@ -170,7 +174,14 @@ class VirtualUser:
             headers = dict(request.static_headers)
             for key, template in request.dynamic_headers:
                 headers[key] = self.render(template)
-            body = self.render(request.body).encode() if request.body is not None else None
+            if request.raw_body is not None:
+                body: bytes | None = request.raw_body
+            elif request.body is not None:
+                body = self.render(request.body).encode(request.charset)
+                if request.coding is not None:
+                    body = encode(body, request.coding)
+            else:
+                body = None
         except MissingVariable as missing:
             stats.request(request.name, None, 0, True)
             stats.error(request.name, "missing variable", f"${{{missing.args[0]}}} has no value")

@@ -74,7 +74,8 @@ def judge(scenario_set: ScenarioSet, observations: list[dict[str, Any]], planned
             if problem:
                 verdict.passed = False
                 verdict.divergence = f"{step.name}: {problem}"
-                verdict.suspect = suspect(scenario.steps[: entry["position"] + 1])
+                if entry.get("status") is not None:  # the server answered, and did not like what it got
+                    verdict.suspect = suspect(scenario.steps[: entry["position"] + 1])
                 break
         else:
             if len(seen) < planned[scenario.name]:

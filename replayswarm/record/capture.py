@@ -49,11 +49,15 @@ def _is_text_media(mt: str) -> bool:
 
 @dataclass(frozen=True)
 class Body:
-    """A message body: its text when it is text and fits the cap, else only size and sha256."""
+    """A message body: its text when it is text and fits the cap, else only size and sha256.
+    A request body also keeps its exact bytes (`raw`) when its text cannot give them back
+    (binary, a charset other than UTF-8, a content coding on the wire): a replay sends what the
+    browser sent, byte for byte."""
 
     text: str | None = None
     size: int = 0
     sha256: str | None = None
+    raw: bytes | None = None
 
     @classmethod
     def of(cls, data: bytes, content_type: str | None, cap: int = DEFAULT_BODY_CAP) -> Body:
@@ -66,6 +70,20 @@ class Body:
             if not mt or _is_text_media(mt):
                 text = _decode(data, charset(content_type))
         return cls(text=text, size=len(data), sha256=digest)
+
+    @classmethod
+    def of_request(cls, data: bytes, content_type: str | None, cap: int = DEFAULT_BODY_CAP, wire: bytes | None = None) -> Body:
+        """`data` decoded of its content coding, `wire` as it was sent (when they differ)."""
+        body = cls.of(data, content_type, cap)
+        if not data or len(wire if wire is not None else data) > cap:
+            return body
+        if wire is not None and wire != data:
+            raw: bytes | None = wire
+        elif body.text is None or body.text.encode("utf-8") != data:
+            raw = data
+        else:
+            raw = None
+        return cls(text=body.text, size=body.size, sha256=body.sha256, raw=raw)
 
 
 def _decode(data: bytes, encoding: str) -> str | None:
@@ -160,6 +178,7 @@ class Exchange:
             "request_body": self.request_body.text,
             "request_size": self.request_body.size,
             "request_hash": self.request_body.sha256,
+            "request_raw": self.request_body.raw,
             "status": self.status,
             "reason": self.reason,
             "response_headers": [list(pair) for pair in self.response_headers],

@@ -105,4 +105,7 @@ def _body(message: http.Message, tap: BodyTap | None, cap: int) -> Body:
             data = encoding.decode(raw, content_encoding)
         except ValueError:
             data = raw  # undecodable (e.g. a truncated gzip): keep what came over the wire
-    return Body.of(data or b"", header_value(headers, b"content-type"), cap)
+    content_type = header_value(headers, b"content-type")
+    if isinstance(message, http.Request):
+        return Body.of_request(data or b"", content_type, cap, wire=raw)
+    return Body.of(data or b"", content_type, cap)

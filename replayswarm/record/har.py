@@ -144,8 +144,8 @@ def _request_body(request: dict[str, Any], headers: list[tuple[str, str]], cap: 
         if text is None:
             return Body(size=max(int(request.get("bodySize") or 0), 0))
         if post.get("encoding") == "base64":
-            return Body.of(_base64(text, "request postData"), mime, cap)
-        return Body.of(_encode(text, _codec(mime)), mime, cap)
+            return Body.of_request(_base64(text, "request postData"), mime, cap)
+        return Body.of_request(_encode(text, _codec(mime)), mime, cap)
     # Older writers keep a form's fields as `params` only: the body is rebuilt from them.
     kind = media_type(mime)
     if kind == "multipart/form-data":
@@ -155,10 +155,10 @@ def _request_body(request: dict[str, Any], headers: list[tuple[str, str]], cap: 
             boundary = _BOUNDARY
             header = f"multipart/form-data; boundary={boundary}"
             headers[:] = [(k, v) for k, v in headers if k.lower() != "content-type"] + [("Content-Type", header)]
-        return Body.of(_multipart(params, boundary, _codec(mime)), header or mime, cap)
+        return Body.of_request(_multipart(params, boundary, _codec(mime)), header or mime, cap)
     if kind in ("", "application/x-www-form-urlencoded"):
         pairs = [(str(p["name"]), _text(p.get("value"))) for p in params]
-        return Body.of(urlencode(pairs, encoding=_codec(mime)).encode("ascii"), mime, cap)
+        return Body.of_request(urlencode(pairs, encoding=_codec(mime)).encode("ascii"), mime, cap)
     # Fields of a body of another kind cannot be put back together: only its size is kept, as
     # for a body over the cap, so play knows it does not have it.
     return Body(size=max(int(request.get("bodySize") or 0), 0))

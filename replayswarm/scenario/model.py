@@ -50,7 +50,13 @@ class Request:
     method: str
     url: str
     headers: list[tuple[str, str]] = field(default_factory=list)
-    body: str | None = None
+    body: str | None = None  # a template
+    # Bytes sent exactly as recorded (a binary body, or one nothing in it was correlated in).
+    body_raw: bytes | None = None
+    charset: str | None = None  # how the rendered body is encoded, when not UTF-8
+    coding: str | None = None  # a content coding to apply after rendering (gzip, deflate, br)
+    # The size of a body the recorder did not keep: play refuses to send something else.
+    unrecorded: int | None = None
 
 
 @dataclass

@@ -61,6 +61,10 @@ def _step_row(position: int, step: Step) -> StepRow:
         url=step.request.url,
         headers=[list(h) for h in step.request.headers],
         body=step.request.body,
+        body_raw=step.request.body_raw,
+        body_charset=step.request.charset,
+        body_coding=step.request.coding,
+        body_unrecorded=step.request.unrecorded,
         think_time=step.think_time,
         think_times=list(step.think_times),
         expect_status=step.expect_status,
@@ -99,7 +103,8 @@ def load_set(engine: Engine, name: str) -> tuple[ScenarioSet, dict[str, dict[str
 def _step(row: StepRow) -> Step:
     return Step(
         name=row.name,
-        request=Request(method=row.method, url=row.url, headers=[(k, v) for k, v in row.headers], body=row.body),
+        request=Request(method=row.method, url=row.url, headers=[(k, v) for k, v in row.headers], body=row.body,
+                        body_raw=row.body_raw, charset=row.body_charset, coding=row.body_coding, unrecorded=row.body_unrecorded),
         think_time=row.think_time,
         think_times=list(row.think_times),
         expect_status=row.expect_status,

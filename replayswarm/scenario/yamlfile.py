@@ -6,6 +6,9 @@ line of the first problem.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import codecs
 import re
 from dataclasses import asdict
 from typing import Any
@@ -70,6 +73,11 @@ def _step_doc(step: Step) -> dict[str, Any]:
         request["headers"] = [_Pair(h) for h in step.request.headers]
     if step.request.body is not None:
         request["body"] = step.request.body
+    if step.request.body_raw is not None:
+        request["body_base64"] = base64.b64encode(step.request.body_raw).decode("ascii")
+    for key in ("charset", "coding", "unrecorded"):
+        if getattr(step.request, key) is not None:
+            request[key] = getattr(step.request, key)
     doc["request"] = request
     expect = {k: v for k, v in (("status", step.expect_status), ("type", step.expect_type), ("size", step.expect_size), ("location", step.expect_location)) if v is not None}
     if expect:
@@ -220,7 +228,11 @@ def _step(raw: Any, parent: _Map, scenario: str) -> Step:
     body = request.get("body")
     return Step(
         name=str(raw.get("name") or f"{method} {url}"),
-        request=Request(method=method.upper(), url=url, headers=_headers(request.get("headers"), request), body=None if body is None else str(body)),
+        request=Request(
+            method=method.upper(), url=url, headers=_headers(request.get("headers"), request), body=None if body is None else str(body),
+            body_raw=_base64(request), charset=_codec(request, "charset"), coding=_codec(request, "coding"),
+            unrecorded=_optional_int(request, "unrecorded"),
+        ),
         think_time=float(think),
         think_times=[float(t) for t in think_times],
         expect_status=_optional_int(expect, "status"),
@@ -233,12 +245,37 @@ def _step(raw: Any, parent: _Map, scenario: str) -> Step:
     )
 
 
+def _base64(request: _Map) -> bytes | None:
+    text = request.get("body_base64")
+    if text is None:
+        return None
+    try:
+        return base64.b64decode(str(text), validate=True)
+    except (binascii.Error, ValueError):
+        raise _Invalid(request.line, "`body_base64` is not valid base64") from None
+
+
+def _codec(request: _Map, key: str) -> str | None:
+    value = request.get(key)
+    if value is None:
+        return None
+    value = str(value).lower()
+    if key == "charset":
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise _Invalid(request.line, f"unknown charset {value!r}") from None
+    elif value not in ("gzip", "deflate", "br", "zstd"):
+        raise _Invalid(request.line, f"unknown content coding {value!r} (gzip, deflate, br or zstd)")
+    return value
+
+
 def _optional_int(doc: _Map, key: str) -> int | None:
     value = doc.get(key)
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool):
-        raise _Invalid(doc.line, f"expect `{key}` must be a whole number")
+        raise _Invalid(doc.line, f"`{key}` must be a whole number")
     return value
 
 
