@@ -128,3 +128,26 @@ def test_a_truncated_mitmproxy_dump_is_refused(db, tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith(f"Error: {cut}: not a readable mitmproxy dump") and result.stderr.count("\n") == 1
     assert [r["name"] for r in rows(db, "SELECT name FROM recordings")] == ["whole"]
+
+
+def test_websockets_and_event_streams_are_known_by_their_shape_and_left_out_with_a_line(db, tmp_path):
+    page = minimal_har()["log"]["entries"][0]
+
+    def entry(url: str, status: int, headers: list[dict], mime: str, **extra: object) -> dict:
+        return {**page, "request": {"method": "GET", "url": url, "httpVersion": "HTTP/1.1", "headers": headers},
+                "response": {"status": status, "statusText": "", "httpVersion": "HTTP/1.1",
+                             "headers": [{"name": "Content-Type", "value": mime}], "content": {"size": 0, "mimeType": mime}}, **extra}
+
+    upgrade = [{"name": "Upgrade", "value": "websocket"}, {"name": "Connection", "value": "Upgrade"}]
+    har = {"log": {"version": "1.2", "creator": {"name": "test", "version": "1"}, "entries": [
+        page,
+        entry("http://127.0.0.1:8000/firefox-ws", 101, upgrade, "x-unknown"),  # Firefox: an Upgrade answered 101
+        entry("http://127.0.0.1:8000/chrome-ws", 101, [], "x-unknown", _webSocketMessages=[{"type": "send", "data": "hi"}]),
+        entry("http://127.0.0.1:8000/events", 200, [], "text/event-stream"),
+    ]}}
+    path = tmp_path / "ws.har"
+    path.write_text(json.dumps(har))
+    assert cli("import", str(path), "--name", "ws", "--db", db).returncode == 0
+    summary = json.loads(cli("convert", "ws", "--db", db, "--json").stdout)
+    assert summary["excluded"] == {"not replayable (WebSocket, event stream)": 3}
+    assert summary["page_steps"] == 1

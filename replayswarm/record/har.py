@@ -72,7 +72,7 @@ def _exchange(entry: dict[str, Any], cap: int) -> Exchange:
     response_headers = _headers(response.get("headers"))
     request_body = _request_body(request, request_headers, cap)
     error = entry.get("_error") or response.get("_error") or response.get("_failureText")
-    kind = "websocket" if entry.get("_resourceType") == "websocket" or url.scheme in ("ws", "wss") else "http"
+    kind = "websocket" if _is_websocket(entry, url.scheme, request_headers) else "http"
     scheme = {"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)
     return Exchange(
         client=str(entry.get("connection") or "har"),
@@ -236,3 +236,16 @@ def _response_body(response: dict[str, Any], cap: int) -> Body:
 
 def _content_type(response: dict[str, Any]) -> str | None:
     return _header(_headers(response.get("headers")), "content-type")
+
+
+def _is_websocket(entry: dict[str, Any], scheme: str, headers: list[tuple[str, str]]) -> bool:
+    """A WebSocket handshake by what it is, whichever writer stored it: a ws:// URL, an Upgrade
+    request, a 101 answer, its messages (Chrome's `_webSocketMessages`) or Chrome's resource type."""
+    status = entry["response"].get("status")
+    return (
+        scheme in ("ws", "wss")
+        or any(k.lower() == "upgrade" and "websocket" in v.lower() for k, v in headers)
+        or status == 101
+        or "_webSocketMessages" in entry
+        or entry.get("_resourceType") == "websocket"
+    )
