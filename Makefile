@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 
-.PHONY: install chromium test demo bench clean
+.PHONY: install chromium system-python test demo bench clean
 
 install: $(VENV)/.installed
 
@@ -20,7 +20,12 @@ $(VENV)/.installed: pyproject.toml
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends chromium; }
 
-test: install chromium
+# Roundup (tests/sites/roundup_site.py) refuses to run as root: as root the tests run it as
+# `nobody` from a virtualenv of Debian's python3, which needs python3-venv.
+system-python:
+	@[ "$$(id -u)" != 0 ] || /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends python3 python3-venv; }
+
+test: install chromium system-python
 	$(BIN)/pytest
 
 demo: install chromium

@@ -6,6 +6,8 @@ SECRET_KEY = "notes-test-site-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 INSTALLED_APPS = [
+    "django.contrib.admin",  # Django's own admin at /admin/: a real application nobody here wrote
+    "django.contrib.messages",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -18,6 +20,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
 ]
 ROOT_URLCONF = "tests.sites.notes.urls"
 TEMPLATES = [
@@ -25,14 +28,17 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [],
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.template.context_processors.request", "django.contrib.auth.context_processors.auth"]},
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request", "django.contrib.auth.context_processors.auth",
+                                           "django.contrib.messages.context_processors.messages"]},
     }
 ]
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("NOTES_DB", str(BASE_DIR / "notes.db")),
-        "OPTIONS": {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"},
+        # IMMEDIATE: a write transaction (the admin wraps each save in one) waits for the lock
+        # instead of failing with "database is locked" when two requests save at once.
+        "OPTIONS": {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -45,4 +51,26 @@ USE_TZ = True
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins under load
-LOGGING = {"version": 1, "disable_existing_loggers": True}
+# --anonymous-visitors: the home page sets no cookie on a visitor who has none (as on most real
+# sites, the first pages of a visit carry no cookie). By default it sets the CSRF cookie.
+NOTES_ANONYMOUS_VISITORS = os.environ.get("NOTES_ANONYMOUS_VISITORS") == "1"
+# runserver's access log (one line a request, on stderr: start_notes_site writes it to
+# notes-PORT.log), which tests compare with what a recording holds, and why a request was
+# refused (a CSRF failure, a 4xx/5xx). Nothing else is logged.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": True,
+    "formatters": {
+        "access": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+        "why": {"format": "{levelname} {name}: {message}", "style": "{"},
+    },
+    "handlers": {
+        "access": {"class": "logging.StreamHandler", "formatter": "access"},
+        "why": {"class": "logging.StreamHandler", "formatter": "why"},
+    },
+    "loggers": {
+        "django.server": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        "django.request": {"handlers": ["why"], "level": "WARNING", "propagate": False},
+        "django.security": {"handlers": ["why"], "level": "WARNING", "propagate": False},
+    },
+}

@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.contrib.auth import views as auth
 from django.urls import path
 
@@ -14,4 +15,5 @@ urlpatterns = [
     path("api/notes/<int:pk>/", views.api_note),
     path("accounts/login/", auth.LoginView.as_view(template_name="notes/login.html")),
     path("accounts/logout/", auth.LogoutView.as_view()),
+    path("admin/", admin.site.urls),
 ]
