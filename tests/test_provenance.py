@@ -89,13 +89,13 @@ def test_an_absolute_redirect_gives_an_origin_free_rule_and_a_prefixed_id():
     ]
     result = convert(flows, "ids", Options())
     create, show, comment = result.scenario_set.scenarios[0].steps
-    extracts = {e.var: e for e in create.extract}
-    assert show.request.url == "http://127.0.0.1:8000/${object_id}" or show.request.url.endswith("/${" + next(iter(extracts)) + "}")
     by_var = {e.var: e for e in create.extract}
-    # The rule matches the new id whatever origin the target answers with.
+    # The redirect is followed where the live answer points, as a browser does.
+    assert show.request.url == "http://127.0.0.1:8000${location}"
+    # Every rule matches the new id whatever origin the target answers with.
     for var, extract in by_var.items():
         value = apply(extract, {"location": "https://staging.example:9443/issue12"}, lambda: "", lambda _: None)
-        assert value in ("issue12", "12"), (var, extract)
+        assert value in ("issue12", "12", "/issue12"), (var, extract)
     # The id posted in the comment comes from the created object's redirect, not the equal count.
     assert "issue=${" in comment.request.body
     posted_var = comment.request.body.split("${", 1)[1].split("}")[0].split(":")[0]
@@ -200,3 +200,22 @@ def test_credentials_no_response_handed_out_never_reach_the_scenario_file():
     text = dump(result.scenario_set)
     assert not [s for s in planted if s in text], text
     assert set(result.secrets[result.scenario_set.scenarios[0].name].values()) == planted
+
+
+def test_the_recorded_origin_written_in_a_request_names_the_target_and_the_user_is_the_virtual_one():
+    from replayswarm.play.plan import compile_plan, map_origins
+
+    page = front_page(TOKEN_A, extra='<form action="/issue7" method="post"><input name="nosy" value="alice"></form>')
+    flows = [
+        flow(1, 0.0, "/", body=page),
+        login(2, 1.0, "c1", TOKEN_A),
+        flow(3, 2.0, "/issue7", body=page.replace(TOKEN_A, TOKEN_B)),
+        flow(4, 3.0, "/issue7", method="POST", request_type="application/x-www-form-urlencoded",
+             request_body="nosy=alice&came_from=http%3A%2F%2F127.0.0.1%3A8000%2Fissue7", status=302, location="/issue7"),
+    ]
+    scenario_set = convert(flows, "who", Options()).scenario_set
+    edit = scenario_set.scenarios[0].steps[3]
+    assert edit.request.body.startswith("nosy=${username:url}&")  # a nosy list names whoever replays
+    plan = compile_plan(scenario_set, map_origins(scenario_set.origins, "http://localhost:9999", ()))
+    body = plan.scenarios[0].steps[3].request.body
+    assert body is not None and body.parts[-1].endswith("came_from=http%3A%2F%2Flocalhost%3A9999%2Fissue7")

@@ -24,10 +24,10 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote, unquote_plus
+from urllib.parse import quote, unquote, unquote_plus, urljoin
 
 from ..masking import is_secret_key
-from ..scenario.extract import Form, forms, strip_origin
+from ..scenario.extract import ANY_ORIGIN, Form, forms, strip_origin
 from ..scenario.model import CONNECTION_HEADERS, Extract, Request, Resource, Step, Substitution
 from ..scenario.template import escape, placeholder
 from .names import location_shape
@@ -64,19 +64,24 @@ class Evidence:
 
     offered: Mapping[int, list[Offer]]  # flow seq → what its response handed out
     origins: Sequence[str] = ()
-    constants: frozenset[tuple[str, str]] = frozenset()  # (input name, value) offered identically everywhere
+    constants: frozenset[tuple[str, str, str]] = frozenset()  # (form, input, value) offered identically everywhere
     varies: frozenset[str] = frozenset()  # values a validation replay saw change
 
 
-def constants(offered: Mapping[int, list[Offer]]) -> frozenset[tuple[str, str]]:
-    """Form values that never vary: the same value under the same input name wherever it was
-    offered, at least twice. Such a value is part of the page, not handed out by the server."""
-    values: dict[str, Counter[str]] = defaultdict(Counter)
+def constants(offered: Mapping[int, list[Offer]]) -> frozenset[tuple[str, str, str]]:
+    """Values that never vary: the same value in the same input of the same form, or under the
+    same name in links, wherever it was offered, at least twice. Such a value is part of the
+    page (`@action=search`, `pagesize=50`), not handed out by the server."""
+    values: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for found in offered.values():
         for offer in found:
-            if offer.role == "form":
-                values[offer.key][offer.value] += 1
-    return frozenset((key, v) for key, counts in values.items() if len(counts) == 1 for v, n in counts.items() if n >= 2)
+            if offer.role in ("form", "link", "action"):
+                values[(_place(offer), offer.key)][offer.value] += 1
+    return frozenset((*where, v) for where, counts in values.items() if len(counts) == 1 for v, n in counts.items() if n >= 2)
+
+
+def _place(offer: Offer) -> str:
+    return offer.scope or offer.role
 
 
 def correlate(pages: Sequence[Page], names: dict[tuple[str, str], str], evidence: Evidence | None = None) -> Correlated:
@@ -124,10 +129,14 @@ class _Correlator:
         self.flow = flow
         referer = (flow.header("referer") or "").split("#")[0]
         self.came_from = next((k for k in range(index - 1, -1, -1) if self.pages[k].main.url == referer), None)
-        segments = flow.path.split("/")
-        path = "/".join(self._segment(segments, i) for i in range(len(segments)))
-        query = self._pairs(flow.query, "query", {}) if flow.query else ""
-        url = escape(flow.origin) + path + (f"?{query}" if query else "")
+        followed = self._redirect(index, flow)
+        if followed is not None:
+            url = escape(flow.origin) + followed
+        else:
+            segments = flow.path.split("/")
+            path = "/".join(self._segment(segments, i) for i in range(len(segments)))
+            query = self._pairs(flow.query, "query", {}) if flow.query else ""
+            url = escape(flow.origin) + path + (f"?{query}" if query else "")
         headers = [(k, self._header(k, v)) for k, v in flow.request_headers if k.lower() not in DROPPED_HEADERS]
         return Step(
             name=self.where,
@@ -149,6 +158,27 @@ class _Correlator:
                 for r in page.resources
             ],
         )
+
+    def _redirect(self, index: int, flow: Recorded) -> str | None:
+        """A browser follows the redirect it got: a request for exactly where the previous
+        step's answer pointed takes its whole path and query from the live `Location`."""
+        if index == 0 or flow.method != "GET":
+            return None
+        previous = self.pages[index - 1].main
+        location = previous.response_header("location")
+        if not location or not 300 <= (previous.status or 0) < 400:
+            return None
+        target = urljoin(previous.path, strip_origin(location)).split("#")[0]
+        if target != flow.path + (f"?{flow.query}" if flow.query else ""):
+            return None
+        extract = Extract(var="", source="header", name="Location", regex="^" + ANY_ORIGIN + "(/[^#]*)")
+        offer = Offer(target, "followed", "location", extract)
+        if rule(offer, previous, self.evidence.origins) is None:
+            return None
+        var = self._use(index - 1, offer, extract, "redirect")
+        self.result.kinds["redirect"] += 1
+        self.subs.append(Substitution(var=var, where="path", kind="redirect"))
+        return placeholder(var)
 
     def _segment(self, segments: list[str], i: int) -> str:
         """A path segment: all of it correlated (`issue7`, `57`), or its digits (`issue{id}`)."""
@@ -192,6 +222,9 @@ class _Correlator:
         traced = self._traced(value, where, key, url)
         if traced is not None:
             return traced
+        if value and value == self.result.defaults.get("username") and where in ("query", "form", "json", "multipart"):
+            # The person who logged in, named again (a nosy list, an assignee): the virtual user.
+            return self._variable("username", value, False, where, url)
         cookie = next((n for n, v in self.cookies.items() if v == value and len(value) >= 8), None)
         if cookie is not None and where != "path":
             kind = "csrf" if _TOKEN_HEADER.search(cookie) else "cookie"
@@ -258,19 +291,25 @@ class _Correlator:
         if value in self.evidence.varies and offer.role != "text":
             # Seen to change on a live replay: whatever its shape, the server hands it out.
             return offer.role not in ("form", "link", "action", "redirect") or key == offer.key
-        if offer.role == "form" and (offer.key, value) in self.evidence.constants:
+        if (_place(offer), offer.key, value) in self.evidence.constants:
             return False
         if rare:
             return True
+        if offer.role == "form":
+            # What a form holds, posted back under its own name to where the form posts: what
+            # the browser sends is what the live form holds (an edit-collision timestamp, a
+            # prefilled field). Never another form's input of that name, nor a link's query.
+            return key == offer.key and (offer.scope or "").split(" ")[0] == self.flow.path
         if offer.role not in _ID_ROLES or not id_like(value):
             return False
-        if offer.role == "form":
-            return key == offer.key
         if offer.role in ("link", "action", "redirect"):
             # `/notes/57/` vouches for `/notes/57/edit/`, not for a page number of 57.
             return key is not None and key == offer.key
         if offer.role == "json":
-            return offer.key.lower() in ("id", "pk", "uuid", "slug") or offer.key.lower().endswith(("_id", "id")) or key == offer.key
+            # The id of a listed object, for a request about that kind of object (`items.1.id`
+            # for `/items/{id}/`), never a status id that happens to equal a priority.
+            path = offer.extract.path if offer.extract is not None and offer.extract.path else ""
+            return key is not None and (key == offer.key or key.rstrip("s") in {p.rstrip("s") for p in path.split(".")})
         return True
 
     def _variable(self, var: str, value: str, secret: bool, where: str, url: bool) -> str:
@@ -375,7 +414,7 @@ class _Correlator:
         posted = {unquote_plus(p.partition("=")[0]) for p in body.split("&")}
         for _, page, page_forms in reversed(self.forms):
             for form in page_forms:
-                action = strip_origin(form.action).split("?")[0] if form.action else page.path
+                action = urljoin(page.path, strip_origin(form.action)).split("?")[0]
                 if action != flow.path or not posted >= {f.name for f in form.fields if f.type == "password"}:
                     continue
                 passwords = [f.name for f in form.fields if f.type == "password" and f.name in posted]
@@ -444,6 +483,9 @@ class _Correlator:
 def _hint(offer: Offer, flow: Recorded) -> str:
     """A variable's name: `notes_id` for the id in `/notes/57/` or in the JSON answer of
     `POST /api/notes/`, the input's name for a form value."""
+    word = re.match(r"^([A-Za-z_-]*[A-Za-z])\d+$", offer.value)
+    if word:  # `issue7`: an issue's id
+        return f"{word.group(1)}_id"
     if offer.role in ("created", "redirect", "link", "action") and offer.extract is not None and offer.extract.source == "header":
         return f"{offer.key}_id"
     if offer.extract is not None and offer.extract.source == "json":

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote, unquote_plus
+from urllib.parse import parse_qsl, unquote, unquote_plus, urljoin
 
 from ..scenario.extract import ANY_ORIGIN, Form, apply, attributes, forms, strip_origin
 from ..scenario.model import Extract
@@ -53,7 +53,7 @@ class Offer:
     key: str  # the name it had there (input name, JSON key, path word): a hint for the variable
     extract: Extract | None = None  # a structured rule (form, meta, header, json, cookie)
     span: tuple[int, int] | None = None  # its place in the body, for a text-boundary rule
-    scope: str | None = None  # a form value's form action (path, no origin): which post it feeds
+    scope: str | None = None  # a form value's form: where it posts (path, no origin), which one
 
 
 def offers(flow: Recorded) -> list[Offer]:
@@ -73,7 +73,7 @@ def offers(flow: Recorded) -> list[Offer]:
     if not body:
         return found
     if flow.media_type in _HTML:
-        found.extend(_html_offers(body))
+        found.extend(_html_offers(body, flow.path))
     elif flow.media_type == "application/json" or flow.media_type.endswith("+json"):
         try:
             doc = json.loads(body)
@@ -121,11 +121,12 @@ def _url_offers(url: str, role: str, header: str | None = None, span: tuple[int,
                 yield Offer(value, role, key, span=span)
 
 
-def _html_offers(body: str) -> Iterator[Offer]:
+def _html_offers(body: str, page: str) -> Iterator[Offer]:
     page_forms = forms(body)
     for form in page_forms:
         selector = form_selector(page_forms, form)
-        scope = strip_origin(form.action).split("?")[0] if form.action else None
+        # A form without an action posts to its own page.
+        scope = urljoin(page, strip_origin(form.action)).split("?")[0] + " " + selector
         for field in form.fields:
             if field.value and field.type not in ("submit", "button", "checkbox", "radio", "image", "reset"):
                 extract = Extract(var="", source="form", form=selector, name=field.name)

@@ -136,31 +136,43 @@ def _join_by_provenance(ordered: Sequence[Recorded], groups: _Groups, offered: M
 
 def _join_by_referer(ordered: Sequence[Recorded], groups: _Groups) -> int:
     """A connection whose first request names a page its browser never showed joins the browser
-    that showed it last before the request. Returns how many joins had more than one candidate."""
+    that showed it last before the request. Returns how many joins had more than one candidate.
+
+    A browser fetches a page's CSS or script once per load: a browser that already asked for
+    this URL since it showed the page is not the one asking again on a new connection. And a
+    sub-resource follows a page whose answer had ended, or failing that at least begun."""
     pages: dict[str, list[int]] = defaultdict(list)
+    fetched: dict[str, list[int]] = defaultdict(list)
     first_of: dict[str, int] = {}
     for i, flow in enumerate(ordered):
-        if not is_subresource(flow):
-            pages[flow.url.split("#")[0]].append(i)
+        url = flow.url.split("#")[0]
+        (fetched if is_subresource(flow) else pages)[url].append(i)
         first_of.setdefault(flow.client, i)
+
+    def fetched_since(page: int, url: str, asking: int) -> bool:
+        root = groups.find(page)
+        return any(k != asking and ordered[k].started >= ordered[page].started and groups.find(k) == root for k in fetched[url])
+
     uncertain = 0
     for i in sorted(first_of.values()):
         flow = ordered[i]
         referer = (flow.header("referer") or "").split("#")[0]
         if not referer or referer not in pages:
             continue
-        # A page's CSS and scripts are asked for while its HTML still arrives; a navigation
-        # follows a page that had been shown whole.
-        subresource = is_subresource(flow)
-        shown = [j for j in pages[referer] if j != i and (ordered[j].started if subresource else ordered[j].ended) <= flow.started]
         root = groups.find(i)
-        if not shown or any(groups.find(j) == root for j in shown):
+        earlier = [j for j in pages[referer] if j != i and ordered[j].started <= flow.started]
+        if not earlier or any(groups.find(j) == root and ordered[j].ended <= flow.started for j in earlier):
             continue
         agent = flow.header("user-agent")
-        shown = [j for j in shown if agent is None or ordered[j].header("user-agent") in (None, agent)]
+        earlier = [j for j in earlier if groups.find(j) != root and (agent is None or ordered[j].header("user-agent") in (None, agent))]
+        subresource = is_subresource(flow)
+        if subresource:
+            url = flow.url.split("#")[0]
+            earlier = [j for j in earlier if not fetched_since(j, url, i)]
+        shown = [j for j in earlier if ordered[j].ended <= flow.started] or (earlier if subresource else [])
         if not shown:
             continue
-        best = max(shown, key=lambda j: (ordered[j].started if subresource else ordered[j].ended, j))
+        best = max(shown, key=lambda j: (ordered[j].ended, j))
         if len({groups.find(j) for j in shown}) > 1:
             uncertain += 1
         groups.union(best, i, "Referer")

@@ -3,9 +3,10 @@ order interleaved by weight. Pure and picklable: the parent builds it, the worke
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from ..errors import UserError
 from ..scenario.model import CONNECTION_HEADERS, Extract, Request, ScenarioSet
@@ -172,6 +173,15 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
     targets = sorted(set(origins.values()), key=lambda t: t.origin)
     index = {t: i for i, t in enumerate(targets)}
     skipped: list[str] = []
+    # A recorded origin written anywhere in a request (Origin, Referer, a `came_from` field,
+    # URL-encoded in a query) names the target instead: the replay never points back at it.
+    moves = {**{o: t.origin for o, t in origins.items()}, **{quote(o, safe=""): quote(t.origin, safe="") for o, t in origins.items()}}
+    # An origin ends where its host and port end: not inside `127.0.0.1:80001` or `shop.test.evil`.
+    ends = r"(?![\w.-]|:|%3[Aa])"
+    recorded_origin = re.compile("(?:" + "|".join(re.escape(o) for o in sorted(moves, key=len, reverse=True)) + ")" + ends) if moves else None
+
+    def retarget(text: str) -> str:
+        return recorded_origin.sub(lambda m: moves[m.group(0)], text) if recorded_origin is not None else text
 
     def request(name: str, method: str, url: str, headers: Sequence[tuple[str, str]], recorded: Request | None, status: int | None) -> PlannedRequest | None:
         origin, rest = _split_origin(url)
@@ -184,16 +194,12 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
             lower = key.lower()
             if lower in CONNECTION_HEADERS:
                 continue
-            if lower in ("referer", "origin"):
-                # Origin and Referer follow the target, whatever site they named.
-                for recorded_origin, t in origins.items():
-                    value = value.replace(recorded_origin, t.origin)
-            planned_headers.append((key, Template.compile(value)))
+            planned_headers.append((key, Template.compile(retarget(value))))
         return PlannedRequest(
-            name=name, target=index[target], method=method, uri=Template.compile(rest or "/"),
+            name=name, target=index[target], method=method, uri=Template.compile(retarget(rest) or "/"),
             static_headers={k: t.constant for k, t in planned_headers if t.constant is not None},
             dynamic_headers=tuple((k, t) for k, t in planned_headers if t.constant is None),
-            body=Template.compile(recorded.body) if recorded is not None and recorded.body is not None else None,
+            body=Template.compile(retarget(recorded.body)) if recorded is not None and recorded.body is not None else None,
             expect_status=status,
             raw_body=recorded.body_raw if recorded is not None else None,
             charset=(recorded.charset if recorded is not None else None) or "utf-8",
