@@ -169,16 +169,16 @@ class _Correlator:
         if not location or not 300 <= (previous.status or 0) < 400:
             return None
         target = urljoin(previous.path, strip_origin(location)).split("#")[0]
-        if target != flow.path + (f"?{flow.query}" if flow.query else ""):
+        if not target.startswith("/") or target != flow.path + (f"?{flow.query}" if flow.query else ""):
             return None
-        extract = Extract(var="", source="header", name="Location", regex="^" + ANY_ORIGIN + "(/[^#]*)")
-        offer = Offer(target, "followed", "location", extract)
+        extract = Extract(var="", source="header", name="Location", regex="^" + ANY_ORIGIN + "/([^#]*)")
+        offer = Offer(target[1:], "followed", "location", extract)
         if rule(offer, previous, self.evidence.origins) is None:
             return None
         var = self._use(index - 1, offer, extract, "redirect")
         self.result.kinds["redirect"] += 1
         self.subs.append(Substitution(var=var, where="path", kind="redirect"))
-        return placeholder(var)
+        return "/" + placeholder(var)
 
     def _segment(self, segments: list[str], i: int) -> str:
         """A path segment: all of it correlated (`issue7`, `57`), or its digits (`issue{id}`)."""
@@ -259,7 +259,7 @@ class _Correlator:
 
     def _source(self, value: str, key: str | None) -> tuple[int, Offer, Extract] | None:
         rare = strong(value)
-        seen = [s for s in self.seen.get(value, ()) if self._fits(s.offer, value, key, rare)]
+        seen = [s for s in self.seen.get(value, ()) if self._fits(s.offer, value, key, rare, self.pages[s.step].main)]
         if not seen and rare:
             # Anywhere in a response, found by the text around it (a script's variable).
             for step in range(len(self.result.steps) - 1, -1, -1):
@@ -287,7 +287,7 @@ class _Correlator:
                 return s.step, s.offer, extract
         return None
 
-    def _fits(self, offer: Offer, value: str, key: str | None, rare: bool) -> bool:
+    def _fits(self, offer: Offer, value: str, key: str | None, rare: bool, origin: Recorded) -> bool:
         if value in self.evidence.varies and offer.role != "text":
             # Seen to change on a live replay: whatever its shape, the server hands it out.
             return offer.role not in ("form", "link", "action", "redirect") or key == offer.key
@@ -302,6 +302,10 @@ class _Correlator:
             return key == offer.key and (offer.scope or "").split(" ")[0] == self.flow.path
         if offer.role not in _ID_ROLES or not id_like(value):
             return False
+        if offer.role == "created":
+            # The new object's id, sent where that kind of object is named (`/notes/57/`,
+            # `issue=7`, `note_id`), never as a priority that happens to be 3.
+            return key is None or _same_thing(key, offer.key) or (offer.key.lower() in ("id", "pk", "uuid") and _same_thing(key, _word(origin)))
         if offer.role in ("link", "action", "redirect"):
             # `/notes/57/` vouches for `/notes/57/edit/`, not for a page number of 57.
             return key is not None and key == offer.key
@@ -480,17 +484,32 @@ class _Correlator:
         return var
 
 
+def _same_thing(a: str, b: str) -> bool:
+    """`issue`, `issues`, `issue_id`, `issueId` and `@issue` name the same kind of object."""
+    def norm(name: str) -> str:
+        name = re.sub(r"[^a-z0-9]", "", name.lower())
+        name = re.sub(r"(id|pk)$", "", name) or name
+        return name[:-1] if name.endswith("s") else name
+    return norm(a) == norm(b)
+
+
+def _word(flow: Recorded) -> str:
+    """What a request's path names: `notes` for `POST /api/notes/`."""
+    return next((s for s in reversed(flow.path.split("/")) if s and not id_like(s)), "object")
+
+
 def _hint(offer: Offer, flow: Recorded) -> str:
     """A variable's name: `notes_id` for the id in `/notes/57/` or in the JSON answer of
     `POST /api/notes/`, the input's name for a form value."""
+    if offer.role == "followed":
+        return "location"
     word = re.match(r"^([A-Za-z_-]*[A-Za-z])\d+$", offer.value)
     if word:  # `issue7`: an issue's id
         return f"{word.group(1)}_id"
     if offer.role in ("created", "redirect", "link", "action") and offer.extract is not None and offer.extract.source == "header":
         return f"{offer.key}_id"
     if offer.extract is not None and offer.extract.source == "json":
-        word = next((s for s in reversed(flow.path.split("/")) if s and not id_like(s)), "object")
-        return f"{word}_{offer.key}"
+        return f"{_word(flow)}_{offer.key}"
     if offer.role in ("link", "action"):
         return f"{offer.key}_id"
     return offer.key

@@ -90,35 +90,46 @@ def _is_id_key(key: str) -> bool:
     return lower in ("id", "uuid", "pk", "key", "slug") or lower.endswith(("_id", "id"))
 
 
-def _url_offers(url: str, role: str, header: str | None = None, span: tuple[int, int] | None = None) -> Iterator[Offer]:
-    """Ids in a URL's path segments (and the digits of `issue7`), and tokens in its query."""
-    path, _, query = strip_origin(url).partition("?")
+def _url_offers(url: str, role: str, header: str | None = None, at: int | None = None) -> Iterator[Offer]:
+    """Ids in a URL's path segments (and the digits of `issue7`), and id-like values in its
+    query. From a header, with a rule on that header; from a body (`at`: where `url` starts in
+    it), with the exact place of each value, for a rule from the text around it."""
+    origin = len(url) - len(strip_origin(url)) if strip_origin(url) != url else 0
+    path, _, query = url[origin:].partition("?")
     segments = path.split("/")
+    offset = origin
     for i, raw in enumerate(segments):
+        start, offset = offset, offset + len(raw) + 1
         segment = unquote(raw)
         if not segment or not id_like(segment):
             continue
         before = "/".join(segments[:i]) + "/"
         word = next((s for s in reversed(segments[:i]) if s and not id_like(s)), "object")
+        m = _WORD_DIGITS.match(segment)
         if header:
             regex = "^" + ANY_ORIGIN + re.escape(before) + r"([^/?#]+)"
             yield Offer(segment, role, word, Extract(var="", source="header", name=header, regex=regex))
-            m = _WORD_DIGITS.match(segment)
             if m:
                 digits = "^" + ANY_ORIGIN + re.escape(before + m.group(1)) + r"(\d+)"
                 yield Offer(m.group(2), role, m.group(1), Extract(var="", source="header", name=header, regex=digits))
-        elif span is not None:
-            yield Offer(segment, role, word, span=span)
-            m = _WORD_DIGITS.match(segment)
+        elif at is not None and raw == segment:
+            yield Offer(segment, role, word, span=(at + start, at + start + len(raw)))
             if m:
-                yield Offer(m.group(2), role, m.group(1), span=span)
-    for key, value in parse_qsl(query, keep_blank_values=False):
-        if id_like(value):
-            if header:
-                regex = "^" + ANY_ORIGIN + r"[^?#]*\?(?:[^#]*&)?" + re.escape(key) + r"=([^&#]+)"
-                yield Offer(value, role, key, Extract(var="", source="header", name=header, regex=regex))
-            elif span is not None:
-                yield Offer(value, role, key, span=span)
+                yield Offer(m.group(2), role, m.group(1), span=(at + start + len(m.group(1)), at + start + len(raw)))
+    offset = origin + len(path) + 1
+    for pair in re.split(r"(&(?:amp;)?)", query):
+        start, offset = offset, offset + len(pair)
+        key, sep, raw = pair.partition("=")
+        value = unquote_plus(raw)
+        if not sep or not id_like(value) or pair.startswith("&"):
+            continue
+        name = unquote_plus(key)
+        if header:
+            regex = "^" + ANY_ORIGIN + r"[^?#]*\?(?:[^#]*&)?" + re.escape(key) + r"=([^&#]+)"
+            yield Offer(value, role, name, Extract(var="", source="header", name=header, regex=regex))
+        elif at is not None and raw == value:
+            begin = at + start + len(key) + 1
+            yield Offer(value, role, name, span=(begin, begin + len(raw)))
 
 
 def _html_offers(body: str, page: str) -> Iterator[Offer]:
@@ -145,7 +156,7 @@ def _html_offers(body: str, page: str) -> Iterator[Offer]:
             if id_like(value):
                 yield Offer(value, "text", attr[5:], span=(m.start(3), m.end(3)))
             continue
-        yield from _url_offers(value.replace("&amp;", "&"), role, span=(m.start(3), m.end(3)))
+        yield from _url_offers(value, role, at=m.start(3))
 
 
 def form_selector(page_forms: Sequence[Form], form: Form) -> str:

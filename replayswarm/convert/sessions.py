@@ -35,12 +35,15 @@ class Split:
 
 
 class _Groups:
-    """Union-find over flows that refuses to merge different User-Agents and remembers why
-    each merge happened."""
+    """Union-find over flows that refuses to merge two browsers and remembers why each merge
+    happened. Two browsers: different User-Agents, or two values of one cookie alive at the same
+    time (one browser holds one value at a time; a value it replaces ends before the next)."""
 
     def __init__(self, flows: Sequence[Recorded]) -> None:
         self.parent = list(range(len(flows)))
         self.agents: list[set[str]] = [{ua} if (ua := f.header("user-agent")) else set() for f in flows]
+        # cookie name → value → (first, last) time the browser sent it
+        self.cookies: list[dict[str, dict[str, tuple[float, float]]]] = [_sent(f) for f in flows]
         self.reasons: list[tuple[int, str]] = []  # (a flow of the merged group, why)
 
     def find(self, i: int) -> int:
@@ -55,8 +58,15 @@ class _Groups:
             return False
         if self.agents[ra] and self.agents[rb] and not (self.agents[ra] & self.agents[rb]):
             return False
+        if _overlap(self.cookies[ra], self.cookies[rb]):
+            return False
         self.parent[rb] = ra
         self.agents[ra] |= self.agents[rb]
+        for name, values in self.cookies[rb].items():
+            mine = self.cookies[ra].setdefault(name, {})
+            for value, (first, last) in values.items():
+                seen = mine.get(value, (first, last))
+                mine[value] = (min(seen[0], first), max(seen[1], last))
         self.reasons.append((a, why))
         return True
 
@@ -65,6 +75,31 @@ class _Groups:
         for i in range(len(self.parent)):
             out[self.find(i)].append(i)
         return list(out.values())
+
+
+def _called(flow: Recorded) -> bool:
+    """A request a page's script made (fetch, XMLHttpRequest), not a navigation."""
+    return (flow.header("sec-fetch-dest") or "").lower() == "empty" or flow.header("x-requested-with") is not None
+
+
+def _what(flow: Recorded) -> str:
+    """What a page load asks for once: a sub-resource's URL, a script call's path (its query
+    often carries a cache-buster)."""
+    return flow.url.split("#")[0] if is_subresource(flow) else flow.origin + flow.path
+
+
+def _sent(flow: Recorded) -> dict[str, dict[str, tuple[float, float]]]:
+    return {name: {value: (flow.started, flow.started)} for name, value in request_cookies(flow) if looks_unique(value)}
+
+
+def _overlap(a: dict[str, dict[str, tuple[float, float]]], b: dict[str, dict[str, tuple[float, float]]]) -> bool:
+    """Two values of one cookie sent at interleaved times: two browsers."""
+    for name in a.keys() & b.keys():
+        for value, (first, last) in a[name].items():
+            for other, (start, end) in b[name].items():
+                if other != value and first <= end and start <= last:
+                    return True
+    return False
 
 
 def split_sessions(flows: Sequence[Recorded], gap: float = DEFAULT_GAP, offered: Mapping[int, list[Offer]] | None = None) -> list[list[Recorded]]:
@@ -138,15 +173,18 @@ def _join_by_referer(ordered: Sequence[Recorded], groups: _Groups) -> int:
     """A connection whose first request names a page its browser never showed joins the browser
     that showed it last before the request. Returns how many joins had more than one candidate.
 
-    A browser fetches a page's CSS or script once per load: a browser that already asked for
-    this URL since it showed the page is not the one asking again on a new connection. And a
-    sub-resource follows a page whose answer had ended, or failing that at least begun."""
+    A browser fetches a page's CSS or script once per load, and its script calls the same API
+    path once: a browser that already asked for it since it showed the page is not the one
+    asking again on a new connection. And a sub-resource follows a page whose answer had ended,
+    or failing that at least begun."""
     pages: dict[str, list[int]] = defaultdict(list)
     fetched: dict[str, list[int]] = defaultdict(list)
     first_of: dict[str, int] = {}
     for i, flow in enumerate(ordered):
-        url = flow.url.split("#")[0]
-        (fetched if is_subresource(flow) else pages)[url].append(i)
+        if is_subresource(flow) or _called(flow):
+            fetched[_what(flow)].append(i)
+        else:
+            pages[flow.url.split("#")[0]].append(i)
         first_of.setdefault(flow.client, i)
 
     def fetched_since(page: int, url: str, asking: int) -> bool:
@@ -166,9 +204,8 @@ def _join_by_referer(ordered: Sequence[Recorded], groups: _Groups) -> int:
         agent = flow.header("user-agent")
         earlier = [j for j in earlier if groups.find(j) != root and (agent is None or ordered[j].header("user-agent") in (None, agent))]
         subresource = is_subresource(flow)
-        if subresource:
-            url = flow.url.split("#")[0]
-            earlier = [j for j in earlier if not fetched_since(j, url, i)]
+        if subresource or _called(flow):
+            earlier = [j for j in earlier if not fetched_since(j, _what(flow), i)]
         shown = [j for j in earlier if ordered[j].ended <= flow.started] or (earlier if subresource else [])
         if not shown:
             continue

@@ -184,7 +184,10 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
         return recorded_origin.sub(lambda m: moves[m.group(0)], text) if recorded_origin is not None else text
 
     def request(name: str, method: str, url: str, headers: Sequence[tuple[str, str]], recorded: Request | None, status: int | None) -> PlannedRequest | None:
-        origin, rest = _split_origin(url)
+        try:
+            origin, rest = _split_origin(url)
+        except ValueError as exc:
+            raise UserError(f"step {name!r}: {url!r} is not a valid URL ({exc})") from None
         if origin not in origins:
             skipped.append(f"{method} {url}")
             return None
