@@ -5,7 +5,7 @@ Run with tests.browse.browse. The staff superuser is created by the notes site a
 
 admin: opens /admin/ (redirected to the login form, no cookie yet), logs in, adds a note with
 "Save and continue editing" (the admin answers with a redirect to /admin/notes/note/ID/change/),
-changes it and saves, adds a second note, deletes that one through its Delete link and the
+changes it and saves, opens it again from the list of notes (an id from a link), adds a second note, deletes that one through its Delete link and the
 confirmation page, logs out. Every object id the visit uses came from a redirect or a link the
 admin handed out during the visit.
 """
@@ -74,6 +74,12 @@ async def admin(page: Page, site: str, username: str = ADMIN_USER, title: str = 
     await page.fill("#id_body", CHANGED_BODY)
     await asyncio.sleep(PAUSE)
     await saved(page, "input[name='_save']")  # back to the list of notes
+    await asyncio.sleep(PAUSE)
+    # Ids from links: the list links to the note this visit made; open it from there, then go
+    # back to the list by its breadcrumb.
+    await navigate(page, f"#result_list a[href='/admin/notes/note/{kept}/change/']")
+    await asyncio.sleep(PAUSE)
+    await navigate(page, ".breadcrumbs a[href='/admin/notes/note/']")
     await asyncio.sleep(PAUSE)
 
     scratch = await add_note(page, SCRATCH, "to be deleted")

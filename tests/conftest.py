@@ -82,3 +82,22 @@ def mixed_db(mixed_recording: MixedRecording, tmp_path: Path) -> str:
     shutil.copy(mixed_recording.db_file, copy)
     os.chmod(copy, 0o600)
     return f"sqlite:///{copy}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_typed_password_in_any_scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every scenario file the suite writes is scanned, at the end, for the passwords its
+    browsers typed: a recorded password never reaches a file people commit."""
+    yield
+    from tests.browse import USERS
+    from tests.sites import roundup_site, tokens
+    from tests.sites.notes.__main__ import ADMIN_PASSWORD
+
+    typed = {*USERS.values(), *roundup_site.USERS.values(), roundup_site.ADMIN_PASSWORD, *tokens.USERS.values(), ADMIN_PASSWORD}
+    leaks = [
+        f"{path}: {secret}"
+        for path in tmp_path_factory.getbasetemp().rglob("*.yaml")
+        for secret in typed
+        if secret in path.read_text(errors="replace")
+    ]
+    assert not leaks, f"typed passwords written into scenario files: {leaks}"

@@ -63,7 +63,8 @@ def location_shape(location: str | None) -> str | None:
     if not location:
         return None
     path = strip_origin(location).split("?")[0].split("#")[0]
-    return template_path(path)
+    # Here `issue7` is always an id: the redirect after a create points at a new one.
+    return "/".join(template_segment(s, frozenset(m.group(1) for m in [_WORD_ID.match(s)] if m)) for s in path.split("/"))
 
 
 def endpoint_names(requests: Iterable[tuple[str, str]], assets: Iterable[tuple[str, str]] = ()) -> dict[tuple[str, str], str]:
