@@ -20,3 +20,12 @@ class Note(models.Model):
             "created": self.created.isoformat(),
             "edited": self.edited.isoformat() if self.edited else None,
         }
+
+
+class Attachment(models.Model):
+    """A file uploaded through the multipart form at /upload/: what arrived, by its hash."""
+
+    label = models.CharField(max_length=200)
+    name = models.CharField(max_length=200)
+    size = models.IntegerField()
+    sha256 = models.CharField(max_length=64)

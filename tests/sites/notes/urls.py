@@ -11,6 +11,7 @@ urlpatterns = [
     path("notes/<int:pk>/", views.note_detail),
     path("notes/<int:pk>/edit/", views.note_edit),
     path("mine/", views.mine),
+    path("upload/", views.upload),
     path("api/notes/", views.api_notes),
     path("api/notes/<int:pk>/", views.api_note),
     path("accounts/login/", auth.LoginView.as_view(template_name="notes/login.html")),

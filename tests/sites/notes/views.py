@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 from django.conf import settings
@@ -8,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods
 
-from .models import Note
+from .models import Attachment, Note
 
 
 def _home(request):
@@ -86,3 +87,17 @@ def api_note(request, pk: int):
     if not note.public and note.owner != request.user:
         raise Http404
     return JsonResponse(note.as_json())
+
+
+@require_http_methods(["GET", "POST"])
+def upload(request):
+    """A multipart form with its CSRF token: the file's hash is kept, to check what arrived."""
+    done = None
+    if request.method == "POST":
+        data = request.FILES["file"].read()
+        done = Attachment.objects.create(label=request.POST.get("label", ""), name=request.FILES["file"].name,
+                                         size=len(data), sha256=hashlib.sha256(data).hexdigest())
+        return redirect(f"/upload/?done={done.pk}")
+    if request.GET.get("done"):
+        done = Attachment.objects.filter(pk=request.GET["done"]).first()
+    return render(request, "notes/upload.html", {"done": done})
