@@ -80,4 +80,5 @@ def test_planted_secrets_reach_no_output(db, tmp_path):
     assert not any(leaks.values()), {k: v for k, v in leaks.items() if v}
     # The replay still sent each of them: they were kept where only play reads them.
     assert len(target.requests) == 2 * 4 + 4  # two iterations, and the validation replay's pass
-    assert all(f"access_token={S[0]}&api_key={S[1]}" in path for _, path, _ in target.requests if path.startswith("/api/things"))
+    things = [path for _, path, _ in target.requests if path.startswith("/api/things")]
+    assert len(things) == 3 and all(f"access_token={S[0]}&api_key={S[1]}" in path for path in things), things

@@ -317,7 +317,14 @@ class _Correlator:
         return True
 
     def _variable(self, var: str, value: str, secret: bool, where: str, url: bool) -> str:
-        (self.result.secrets if secret else self.result.defaults)[var] = value
+        """A value the run provides; one name per value (an API key in the query and another in
+        the body are two variables)."""
+        store = self.result.secrets if secret else self.result.defaults
+        name, n = var, 2
+        while store.get(name, value) != value:
+            name, n = f"{var}_{n}", n + 1
+        store[name] = value
+        var = name
         kind = "secret" if secret else "user"
         self.result.kinds[kind] += 1
         self.subs.append(Substitution(var=var, where=where, kind=kind))
@@ -330,10 +337,7 @@ class _Correlator:
             traced = self._traced(credential, "header", None, False) if sep else None
             if traced is not None:
                 return escape(scheme) + " " + traced
-            self.result.secrets["authorization"] = value
-            self.result.kinds["secret"] += 1
-            self.subs.append(Substitution(var="authorization", where="header", kind="secret"))
-            return placeholder("authorization")
+            return self._variable("authorization", value, True, "header", False)
         if lower in ("referer", "origin"):
             # The page named here may be a created object's: follow its new id.
             segments = value.split("/")
