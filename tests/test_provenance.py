@@ -8,7 +8,7 @@ import json
 from replayswarm.convert import Options, convert
 from replayswarm.convert.recorded import Recorded
 from replayswarm.convert.sessions import split_visits
-from replayswarm.convert.provenance import offers
+from replayswarm.convert.provenance import Index
 from replayswarm.scenario.extract import apply
 from replayswarm.scenario.model import Extract
 from tests.test_convert_cores import T0, flow
@@ -34,7 +34,7 @@ def login(seq: int, t: float, client: str, token: str, user: str = "alice") -> R
 
 
 def visits(flows: list[Recorded]) -> list[list[int]]:
-    split = split_visits(flows, offered={f.seq: offers(f) for f in flows})
+    split = split_visits(flows, index=Index(flows))
     return [[f.seq for f in s] for s in split.sessions]
 
 

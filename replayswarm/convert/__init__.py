@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from ..hosts import host_matcher
 from ..scenario.model import Scenario, ScenarioSet, Variable
 from .cluster import DEFAULT_SIMILARITY, align, cluster
-from .correlate import Correlated, Evidence, constants, correlate
+from .correlate import Correlated, Evidence, correlate
 from .names import endpoint_names
 from .pages import Page, is_subresource, page_steps
-from .provenance import offers
+from .provenance import Index
 from .recorded import Recorded
 from .sessions import DEFAULT_GAP, split_visits
 
@@ -63,9 +63,9 @@ def convert(flows: Sequence[Recorded], name: str, options: Options = Options(), 
     if not kept:
         raise NothingToConvert("no replayable flows" + (f" ({_describe(excluded)} excluded)" if excluded else ""))
     # The provenance index: what every response handed out, read by splitting and correlation.
-    offered = {f.seq: offers(f) for f in kept}
-    split = split_visits(kept, options.gap, offered)
-    evidence = Evidence(offered=offered, origins=sorted({f.origin for f in kept}), constants=constants(offered), varies=options.varies)
+    index = Index(kept)
+    split = split_visits(kept, options.gap, index)
+    evidence = Evidence(index=index, origins=sorted({f.origin for f in kept}), varies=options.varies)
     pages = [page_steps(s, options.assets) for s in split.sessions]
     pages = [p for p in pages if p]
     mains = [(p.main.method, p.main.path) for session in pages for p in session]

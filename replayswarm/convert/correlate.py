@@ -32,7 +32,7 @@ from ..scenario.model import CONNECTION_HEADERS, Extract, Request, Resource, Ste
 from ..scenario.template import escape, placeholder
 from .names import location_shape
 from .pages import Page
-from .provenance import RANK, Offer, id_like, rule, strong, text_offer
+from .provenance import RANK, Index, Offer, id_like, place, rule, strong, text_offer
 from .recorded import Recorded, request_cookies
 
 # Headers the client or the virtual user's own state provides (cookies come from its jar; a
@@ -62,30 +62,13 @@ class Correlated:
 class Evidence:
     """What the whole recording says, beyond one visit."""
 
-    offered: Mapping[int, list[Offer]]  # flow seq → what its response handed out
+    index: Index
     origins: Sequence[str] = ()
-    constants: frozenset[tuple[str, str, str]] = frozenset()  # (form, input, value) offered identically everywhere
     varies: frozenset[str] = frozenset()  # values a validation replay saw change
 
 
-def constants(offered: Mapping[int, list[Offer]]) -> frozenset[tuple[str, str, str]]:
-    """Values that never vary: the same value in the same input of the same form, or under the
-    same name in links, wherever it was offered, at least twice. Such a value is part of the
-    page (`@action=search`, `pagesize=50`), not handed out by the server."""
-    values: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for found in offered.values():
-        for offer in found:
-            if offer.role in ("form", "link", "action"):
-                values[(_place(offer), offer.key)][offer.value] += 1
-    return frozenset((*where, v) for where, counts in values.items() if len(counts) == 1 for v, n in counts.items() if n >= 2)
-
-
-def _place(offer: Offer) -> str:
-    return offer.scope or offer.role
-
-
 def correlate(pages: Sequence[Page], names: dict[tuple[str, str], str], evidence: Evidence | None = None) -> Correlated:
-    return _Correlator(pages, names, evidence or Evidence(offered={})).run()
+    return _Correlator(pages, names, evidence or Evidence(index=Index([p.main for p in pages]))).run()
 
 
 @dataclass(frozen=True)
@@ -112,7 +95,7 @@ class _Correlator:
         return self.result
 
     def _harvest(self, index: int, flow: Recorded) -> None:
-        for offer in self.evidence.offered.get(flow.seq, ()):
+        for offer in self.evidence.index.offers(flow.seq):
             self.seen[offer.value].append(_Seen(index, offer))
         if flow.response_body and flow.media_type in ("text/html", "application/xhtml+xml"):
             found = forms(flow.response_body)
@@ -291,7 +274,7 @@ class _Correlator:
         if value in self.evidence.varies and offer.role != "text":
             # Seen to change on a live replay: whatever its shape, the server hands it out.
             return offer.role not in ("form", "link", "action", "redirect") or key == offer.key
-        if (_place(offer), offer.key, value) in self.evidence.constants:
+        if (place(offer), offer.key, value) in self.evidence.index.constants:
             return False
         if rare:
             return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -186,6 +187,43 @@ def json_scalars(doc: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, 
         elif isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
             found.append((path, str(key), str(value)))
     return found
+
+
+class Index:
+    """The provenance of a whole recording, kept small: which flows handed out each rare value
+    (what visit splitting asks), which form and link values never vary (what correlation asks),
+    and any flow's offers on demand (correlation reads those of a few visits only)."""
+
+    def __init__(self, flows: Sequence[Recorded]) -> None:
+        self.flows = {f.seq: f for f in flows}
+        self.handed: dict[str, list[int]] = defaultdict(list)  # rare value → seqs, in time order
+        seen: dict[tuple[str, str], str | None] = {}  # (place, name) → its one value, None once it varied
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for flow in sorted(flows, key=lambda f: (f.started, f.seq)):
+            for offer in offers(flow):
+                if offer.role != "cookie" and strong(offer.value):
+                    handed = self.handed[offer.value]
+                    if not handed or handed[-1] != flow.seq:
+                        handed.append(flow.seq)
+                if offer.role in ("form", "link", "action"):
+                    where = (place(offer), offer.key)
+                    counts[where] += 1
+                    seen[where] = offer.value if seen.get(where, offer.value) == offer.value else None
+        # A value offered identically in one place at least twice is part of the page.
+        self.constants = frozenset((*where, v) for where, v in seen.items() if v is not None and counts[where] >= 2)
+        self._offers: dict[int, list[Offer]] = {}
+
+    def offers(self, seq: int) -> list[Offer]:
+        found = self._offers.get(seq)
+        if found is None:
+            flow = self.flows.get(seq)
+            found = self._offers[seq] = offers(flow) if flow is not None else []
+        return found
+
+
+def place(offer: Offer) -> str:
+    """Where an offer sits, for telling constants: its form (action and selector), or links."""
+    return offer.scope or offer.role
 
 
 # -- rules -------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,7 +11,7 @@ from urllib.parse import urlsplit
 from ..record.capture import header
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recorded:
     seq: int
     client: str
@@ -39,22 +40,22 @@ class Recorded:
         """From a `flows` row (or anything with its attributes)."""
         return cls(
             seq=row.seq,
-            client=row.client,
+            client=_shared(row.client),
             started=row.started,
             ended=row.ended if row.ended is not None else row.started,
-            method=row.method,
-            scheme=row.scheme,
-            host=row.host,
+            method=_shared(row.method),
+            scheme=_shared(row.scheme),
+            host=_shared(row.host),
             port=row.port,
             path=row.path,
             query=row.query or "",
-            request_headers=tuple((k, v) for k, v in row.request_headers),
+            request_headers=_headers(row.request_headers),
             request_body=row.request_body,
             status=row.status,
-            response_headers=tuple((k, v) for k, v in row.response_headers),
+            response_headers=_headers(row.response_headers),
             response_body=row.response_body,
             response_size=row.response_size,
-            content_type=row.content_type,
+            content_type=_shared(row.content_type),
             replayable=row.replayable,
             error=row.error,
             request_raw=row.request_raw,
@@ -84,6 +85,16 @@ class Recorded:
     @property
     def media_type(self) -> str:
         return (self.content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _shared(text: str | None) -> str | None:
+    return sys.intern(text) if text is not None else None
+
+
+def _headers(pairs: Any) -> tuple[tuple[str, str], ...]:
+    """Header names and the short values that repeat across a recording (User-Agent, Accept)
+    are held once: a long recording is mostly the same headers again."""
+    return tuple((sys.intern(k), sys.intern(v) if len(v) < 256 else v) for k, v in pairs)
 
 
 def same_url(a: str, b: str) -> bool:

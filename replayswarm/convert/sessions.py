@@ -16,15 +16,17 @@ Different User-Agents are never joined. Finally, a long idle gap splits a visit 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .pages import is_subresource
-from .provenance import Offer, sent_values, strong
+from .provenance import Index, sent_values
 from .recorded import Recorded, looks_unique, request_cookies, set_cookies
 
 DEFAULT_GAP = 30 * 60.0
+_LOOK_BACK = 64  # candidate pages examined for a Referer, latest first
 
 
 @dataclass
@@ -44,6 +46,10 @@ class _Groups:
         self.agents: list[set[str]] = [{ua} if (ua := f.header("user-agent")) else set() for f in flows]
         # cookie name → value → (first, last) time the browser sent it
         self.cookies: list[dict[str, dict[str, tuple[float, float]]]] = [_sent(f) for f in flows]
+        # Per browser: the pages it was shown (URL → first end) and what its pages fetched
+        # (URL or API path → latest start), merged with it, so no question scans a recording.
+        self.shown: list[dict[str, float]] = [{} if is_subresource(f) or _called(f) else {f.url.split("#")[0]: f.ended} for f in flows]
+        self.asked: list[dict[str, float]] = [{_what(f): f.started} if is_subresource(f) or _called(f) else {} for f in flows]
         self.reasons: list[tuple[int, str]] = []  # (a flow of the merged group, why)
 
     def find(self, i: int) -> int:
@@ -60,8 +66,15 @@ class _Groups:
             return False
         if _overlap(self.cookies[ra], self.cookies[rb]):
             return False
+        if len(self.shown[ra]) + len(self.asked[ra]) < len(self.shown[rb]) + len(self.asked[rb]):
+            ra, rb = rb, ra  # the smaller group joins the larger: merging stays cheap
         self.parent[rb] = ra
         self.agents[ra] |= self.agents[rb]
+        for url, ended in self.shown[rb].items():
+            self.shown[ra][url] = min(ended, self.shown[ra].get(url, ended))
+        for what, started in self.asked[rb].items():
+            self.asked[ra][what] = max(started, self.asked[ra].get(what, started))
+        self.shown[rb], self.asked[rb] = {}, {}
         for name, values in self.cookies[rb].items():
             mine = self.cookies[ra].setdefault(name, {})
             for value, (first, last) in values.items():
@@ -75,6 +88,12 @@ class _Groups:
         for i in range(len(self.parent)):
             out[self.find(i)].append(i)
         return list(out.values())
+
+
+def _latest(pages: list[tuple[float, int]], until: float, n: int) -> list[int]:
+    """The pages (sorted by time) at or before `until`, latest first, at most _LOOK_BACK."""
+    end = bisect_right(pages, (until, n))
+    return [j for _, j in reversed(pages[max(0, end - _LOOK_BACK):end])]
 
 
 def _called(flow: Recorded) -> bool:
@@ -102,12 +121,12 @@ def _overlap(a: dict[str, dict[str, tuple[float, float]]], b: dict[str, dict[str
     return False
 
 
-def split_sessions(flows: Sequence[Recorded], gap: float = DEFAULT_GAP, offered: Mapping[int, list[Offer]] | None = None) -> list[list[Recorded]]:
-    return split_visits(flows, gap, offered).sessions
+def split_sessions(flows: Sequence[Recorded], gap: float = DEFAULT_GAP, index: Index | None = None) -> list[list[Recorded]]:
+    return split_visits(flows, gap, index).sessions
 
 
-def split_visits(flows: Sequence[Recorded], gap: float = DEFAULT_GAP, offered: Mapping[int, list[Offer]] | None = None) -> Split:
-    """`offered`: the provenance index, flow seq → what its response handed out."""
+def split_visits(flows: Sequence[Recorded], gap: float = DEFAULT_GAP, index: Index | None = None) -> Split:
+    """`index`: the recording's provenance (without it, values handed out tie nothing)."""
     ordered = sorted(flows, key=lambda f: (f.started, f.seq))
     groups = _Groups(ordered)
     first_with: dict[object, int] = {}
@@ -123,8 +142,8 @@ def split_visits(flows: Sequence[Recorded], gap: float = DEFAULT_GAP, offered: M
         for name, value in request_cookies(flow) + set_cookies(flow):
             if looks_unique(value):
                 tie(("cookie", name, value), i, f"cookie {name}")
-    if offered is not None:
-        _join_by_provenance(ordered, groups, offered)
+    if index is not None:
+        _join_by_provenance(ordered, groups, index)
     uncertain = _join_by_referer(ordered, groups)
 
     sessions: list[list[Recorded]] = []
@@ -150,21 +169,19 @@ def split_visits(flows: Sequence[Recorded], gap: float = DEFAULT_GAP, offered: M
     return Split(sessions=[sessions[k] for k in order], uncertain=uncertain, explain=[explain[k] for k in order])
 
 
-def _join_by_provenance(ordered: Sequence[Recorded], groups: _Groups, offered: Mapping[int, list[Offer]]) -> None:
+def _join_by_provenance(ordered: Sequence[Recorded], groups: _Groups, index: Index) -> None:
     """A request that sends back a rare value which one browser alone had been handed joins it."""
-    handed: dict[str, list[int]] = defaultdict(list)
-    for i, flow in enumerate(ordered):
-        for offer in offered.get(flow.seq, ()):
-            if offer.role != "cookie" and strong(offer.value):
-                handed[offer.value].append(i)
-    if not handed:
-        return
+    position = {flow.seq: i for i, flow in enumerate(ordered)}
+    handed = {value: [position[seq] for seq in seqs if seq in position] for value, seqs in index.handed.items()}
     for i, flow in enumerate(ordered):
         for value in set(sent_values(flow)):
             sources = handed.get(value)
             if not sources:
                 continue
-            earlier = {groups.find(j) for j in sources if j != i and ordered[j].ended <= flow.started}
+            # The latest few that had been handed it decide: a value on thousands of pages is
+            # either one browser's (they are all one group) or ties nothing.
+            before = [j for j in sources[max(0, bisect_right(sources, i) - _LOOK_BACK):bisect_right(sources, i)] if j != i]
+            earlier = {groups.find(j) for j in before if ordered[j].ended <= flow.started}
             if len(earlier) == 1:
                 groups.union(next(iter(earlier)), i, "a value it was handed")
 
@@ -177,40 +194,42 @@ def _join_by_referer(ordered: Sequence[Recorded], groups: _Groups) -> int:
     path once: a browser that already asked for it since it showed the page is not the one
     asking again on a new connection. And a sub-resource follows a page whose answer had ended,
     or failing that at least begun."""
-    pages: dict[str, list[int]] = defaultdict(list)
-    fetched: dict[str, list[int]] = defaultdict(list)
+    by_end: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    by_start: dict[str, list[tuple[float, int]]] = defaultdict(list)
     first_of: dict[str, int] = {}
     for i, flow in enumerate(ordered):
-        if is_subresource(flow) or _called(flow):
-            fetched[_what(flow)].append(i)
-        else:
-            pages[flow.url.split("#")[0]].append(i)
+        if not (is_subresource(flow) or _called(flow)):
+            url = flow.url.split("#")[0]
+            by_end[url].append((flow.ended, i))
+            by_start[url].append((flow.started, i))
         first_of.setdefault(flow.client, i)
-
-    def fetched_since(page: int, url: str, asking: int) -> bool:
-        root = groups.find(page)
-        return any(k != asking and ordered[k].started >= ordered[page].started and groups.find(k) == root for k in fetched[url])
-
+    for pages in by_end.values():
+        pages.sort()
     uncertain = 0
     for i in sorted(first_of.values()):
         flow = ordered[i]
         referer = (flow.header("referer") or "").split("#")[0]
-        if not referer or referer not in pages:
+        if not referer or referer not in by_end:
             continue
         root = groups.find(i)
-        earlier = [j for j in pages[referer] if j != i and ordered[j].started <= flow.started]
-        if not earlier or any(groups.find(j) == root and ordered[j].ended <= flow.started for j in earlier):
-            continue
+        if groups.shown[root].get(referer, float("inf")) <= flow.started:
+            continue  # its own browser showed that page
+        once = _what(flow) if is_subresource(flow) or _called(flow) else None
         agent = flow.header("user-agent")
-        earlier = [j for j in earlier if groups.find(j) != root and (agent is None or ordered[j].header("user-agent") in (None, agent))]
-        subresource = is_subresource(flow)
-        if subresource or _called(flow):
-            earlier = [j for j in earlier if not fetched_since(j, _what(flow), i)]
-        shown = [j for j in earlier if ordered[j].ended <= flow.started] or (earlier if subresource else [])
+
+        def fits(j: int) -> bool:
+            other = groups.find(j)
+            return other != root and (agent is None or ordered[j].header("user-agent") in (None, agent)) and (
+                once is None or groups.asked[other].get(once, float("-inf")) < ordered[j].started)
+
+        # The latest pages first; looking further back than a few browsers finds nothing new.
+        shown = [j for j in _latest(by_end[referer], flow.started, len(ordered)) if fits(j)]
+        if not shown and once is not None:  # a sub-resource asked for while its page still arrives
+            shown = [j for j in _latest(by_start[referer], flow.started, len(ordered)) if fits(j)]
         if not shown:
             continue
-        best = max(shown, key=lambda j: (ordered[j].ended, j))
-        if len({groups.find(j) for j in shown}) > 1:
+        best = shown[0]
+        if len({groups.find(j) for j in shown[:2]}) > 1:
             uncertain += 1
         groups.union(best, i, "Referer")
     return uncertain

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from ..db import reading
 from ..db.models import Recording
 from ..errors import UserError
-from ..record.store import get_recording
+from ..record.store import iter_flows
 from ..scenario.store import save_set
 from ..scenario.yamlfile import dump
 from . import Conversion, NothingToConvert, Options, convert
@@ -22,12 +22,12 @@ from .recorded import Recorded
 
 def read_recording(engine: Engine, recording: str, options: Options) -> tuple[list[Recorded], Options]:
     """A recording's flows, and the options with the hosts it was restricted to."""
-    _, flows = get_recording(engine, recording)
+    flows = [Recorded.of(row) for row in iter_flows(engine, recording)]
     if not flows:
         raise UserError(f"recording {recording!r} is empty: nothing to convert")
     with reading(engine) as session:
         allowed = session.scalar(select(Recording.allowed_hosts).where(Recording.name == recording)) or []
-    return [Recorded.of(f) for f in flows], dataclasses.replace(options, allowed_hosts=tuple(allowed))
+    return flows, dataclasses.replace(options, allowed_hosts=tuple(allowed))
 
 
 def converted(flows: list[Recorded], recording: str, name: str | None, options: Options) -> Conversion:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -103,6 +105,16 @@ def get_recording(engine: Engine, name: str) -> tuple[Summary, list[Flow]]:
         ).all()
         session.expunge_all()
     return found[0], list(flows)
+
+
+def iter_flows(engine: Engine, name: str) -> Iterator[Any]:
+    """A recording's flows in order, as rows with the columns of `flows`, streamed: a long
+    recording is never held twice (as ORM objects and as what the caller makes of them)."""
+    if not summaries(engine, name):
+        raise UserError(f"no recording named {name!r} (see `replayswarm recordings`)")
+    query = select(*Flow.__table__.columns).join(Recording).where(Recording.name == name).order_by(Flow.seq)
+    with engine.connect() as connection:
+        yield from connection.execution_options(yield_per=1000).execute(query)
 
 
 def delete_recording(engine: Engine, name: str) -> int:
