@@ -43,6 +43,7 @@ bench: install $(LOCUST)
 	$(BIN)/python bench/record_overhead.py
 	$(BIN)/python bench/play_throughput.py --locust $(LOCUST) --no-profile
 	$(BIN)/python bench/ui_speed.py
+	$(BIN)/python bench/convert_scale.py
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache test-artifacts .demo .bench

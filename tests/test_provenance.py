@@ -219,3 +219,25 @@ def test_the_recorded_origin_written_in_a_request_names_the_target_and_the_user_
     plan = compile_plan(scenario_set, map_origins(scenario_set.origins, "http://localhost:9999", ()))
     body = plan.scenarios[0].steps[3].request.body
     assert body is not None and body.parts[-1].endswith("came_from=http%3A%2F%2Flocalhost%3A9999%2Fissue7")
+
+
+def test_bodies_come_back_byte_for_byte_around_their_fields():
+    from replayswarm.convert.bodies import parse
+    from replayswarm.scenario.template import escape
+
+    cases = {
+        "application/x-www-form-urlencoded": "a=1&b=two+words&flag&c=%24%7Bx%7D",
+        "application/json": '{"n": 7, "s": "x", "list": [1, {"id": 2}], "t": true, "nil": null}',
+        "multipart/form-data; boundary=XyZ": '--XyZ\r\nContent-Disposition: form-data; name="a"\r\n\r\none\r\n'
+                                             '--XyZ\r\nContent-Disposition: form-data; name="f"; filename="x.bin"\r\n\r\n\x00\x01${y}\r\n--XyZ--\r\n',
+    }
+    for ctype, body in cases.items():
+        parsed = parse(body, ctype)
+        assert parsed is not None, ctype
+        assert parsed.rebuild([escape(f.raw) for f in parsed.fields]) == escape(body), ctype
+    json_body = parse(cases["application/json"], "application/json")
+    assert [(f.key, f.value) for f in json_body.fields] == [("n", "7"), ("s", "x"), ("list", "1"), ("id", "2")]
+    assert json_body.rebuild(["${n}", '"${s}"'[1:-1], "1", "${id}"]) == '{"n":${n},"s":"${s}","list":[1,{"id":${id}}],"t":true,"nil":null}'
+    multipart = parse(cases["multipart/form-data; boundary=XyZ"], "multipart/form-data; boundary=XyZ")
+    assert [f.key for f in multipart.fields] == ["a"]  # the file part is no field: kept exactly
+    assert parse("not json", "application/json") is None and parse("plain", "text/plain") is None

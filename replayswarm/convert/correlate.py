@@ -18,18 +18,17 @@ Values that look dynamic but that no response handed out are reported as left li
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import quote, unquote, unquote_plus, urljoin
+from urllib.parse import unquote, urljoin
 
 from ..masking import is_secret_key
 from ..scenario.extract import ANY_ORIGIN, Form, forms, strip_origin
 from ..scenario.model import CONNECTION_HEADERS, Extract, Request, Resource, Step, Substitution
 from ..scenario.template import escape, placeholder
+from .bodies import parse, urlencoded
 from .names import location_shape
 from .pages import Page
 from .provenance import RANK, Index, Offer, id_like, place, rule, strong, text_offer
@@ -118,7 +117,7 @@ class _Correlator:
         else:
             segments = flow.path.split("/")
             path = "/".join(self._segment(segments, i) for i in range(len(segments)))
-            query = self._pairs(flow.query, "query", {}) if flow.query else ""
+            query = self._query(flow.query) if flow.query else ""
             url = escape(flow.origin) + path + (f"?{query}" if query else "")
         headers = [(k, self._header(k, v)) for k, v in flow.request_headers if k.lower() not in DROPPED_HEADERS]
         return Step(
@@ -179,17 +178,9 @@ class _Correlator:
                 return escape(m.group(1)) + digits
         return escape(raw)
 
-    def _pairs(self, raw: str, where: str, roles: Mapping[str, str]) -> str:
-        """`k=v&...` with each value traced; `roles` names the credential fields of a login."""
-        parts = []
-        for part in raw.split("&"):
-            key, sep, value = part.partition("=")
-            if not sep:
-                parts.append(escape(part))
-                continue
-            name = unquote_plus(key)
-            parts.append(escape(key) + "=" + self._slot(unquote_plus(value), value, where, name, url=True, role=roles.get(name)))
-        return "&".join(parts)
+    def _query(self, query: str) -> str:
+        parsed = urlencoded(query)
+        return parsed.rebuild([self._slot(f.value, f.raw, "query", f.key, url=True) for f in parsed.fields])
 
     def _slot(self, value: str, raw: str, where: str, key: str | None, url: bool = False, role: str | None = None) -> str:
         """The template text for one value of a request: a placeholder, or the literal."""
@@ -338,7 +329,7 @@ class _Correlator:
             # An upload with a binary file: its fields are still correlated, and Latin-1 maps
             # every byte to one character and back, so the file parts stay byte for byte.
             text = flow.request_raw.decode("latin-1")
-            template = self._multipart(text, ctype)
+            template = self._fields(text, ctype)
             if template != escape(text):
                 request.body, request.charset = template, "latin-1"
                 return request
@@ -349,7 +340,7 @@ class _Correlator:
                 request.unrecorded = flow.request_size
                 self.result.literals.append(f"{self.where}: a {flow.request_size}-byte body the recorder did not keep (over its cap): play will not send it")
             return request
-        template = self._body(flow)
+        template = self._fields(flow.request_body, ctype)
         if flow.request_raw is not None and template == escape(flow.request_body):
             request.body_raw = flow.request_raw
             return request
@@ -361,48 +352,23 @@ class _Correlator:
             request.coding = coding if coding not in ("", "identity") else None
         return request
 
-    def _body(self, flow: Recorded) -> str | None:
-        body = flow.request_body
-        if body is None:
-            return None
-        ctype = (flow.header("content-type") or "").split(";")[0].strip().lower()
-        if ctype == "application/x-www-form-urlencoded":
-            return self._pairs(body, "form", self._credentials(flow, body))
-        if ctype == "application/json" or ctype.endswith("+json"):
-            try:
-                doc = json.loads(body)
-            except ValueError:
-                return escape(body)
-            return self._json(doc, body)
-        if ctype == "multipart/form-data":
-            return self._multipart(body, flow.header("content-type") or "")
-        return escape(body)
-
-    def _multipart(self, body: str, content_type: str) -> str:
-        """Each field's value traced; file parts, part headers and the boundary kept exactly."""
-        m = re.search(r'boundary="?([^";]+)"?', content_type)
-        if m is None:
+    def _fields(self, body: str, content_type: str) -> str:
+        """A body's template: each field traced, the rest as recorded (convert/bodies.py)."""
+        parsed = parse(body, content_type)
+        if parsed is None:
+            media = content_type.split(";")[0].strip().lower()
+            if media in ("application/x-www-form-urlencoded", "multipart/form-data", "application/json") or media.endswith("+json"):
+                self.result.literals.append(f"{self.where}: a {media} body that does not parse, replayed as recorded")
             return escape(body)
-        delimiter = "--" + m.group(1)
-        pieces = body.split(delimiter)
-        fields: list[tuple[int, str, str, str]] = []  # (piece, name, head, value)
-        for i, piece in enumerate(pieces[1:-1], 1):
-            head, sep, value = piece.partition("\r\n\r\n")
-            name = re.search(r'\bname="([^"]*)"', head)
-            if not sep or name is None or "filename=" in head or not value.endswith("\r\n"):
-                continue
-            fields.append((i, name.group(1), head, value[:-2]))
-        roles = self._credentials(self.flow, "&".join(quote(name) + "=" for _, name, _, _ in fields))
-        out = [escape(p) for p in pieces]
-        for i, name, head, value in fields:
-            out[i] = escape(head) + "\r\n\r\n" + self._slot(value, value, "multipart", name, role=roles.get(name)) + "\r\n"
-        return escape(delimiter).join(out)
+        names = [f.key for f in parsed.fields]
+        roles = self._credentials(self.flow, names) if parsed.kind != "json" else _json_login(names)
+        return parsed.rebuild([self._slot(f.value, f.raw, parsed.kind, f.key, url=f.url, role=roles.get(f.key)) for f in parsed.fields])
 
-    def _credentials(self, flow: Recorded, body: str) -> dict[str, str]:
+    def _credentials(self, flow: Recorded, names: list[str]) -> dict[str, str]:
         """Field name → `username` / `password` for a post of a recorded login form: the form
         with a `type="password"` input whose action is this request's path and whose fields
         were posted. Its text input is the user, never a submit button or a hidden input."""
-        posted = {unquote_plus(p.partition("=")[0]) for p in body.split("&")}
+        posted = set(names)
         for _, page, page_forms in reversed(self.forms):
             for form in page_forms:
                 action = urljoin(page.path, strip_origin(form.action)).split("?")[0]
@@ -420,35 +386,6 @@ class _Correlator:
             user = next((name for name in posted if _USERNAME.match(name)), None)
             return {user: "username"} if user else {}
         return {}
-
-    def _json(self, doc: Any, raw: str) -> str:
-        marks: dict[str, str] = {}
-        login = isinstance(doc, dict) and any(_PASSWORD.search(str(k)) for k in doc)
-
-        def walk(node: Any, key: str | None) -> Any:
-            if isinstance(node, dict):
-                return {k: walk(v, str(k)) for k, v in node.items()}
-            if isinstance(node, list):
-                return [walk(v, key) for v in node]
-            if isinstance(node, bool) or node is None:
-                return node
-            text = str(node)
-            role = "username" if login and key is not None and _USERNAME.match(key) else None
-            slot = self._slot(text, text, "json", key, role=role)
-            if slot == escape(text):
-                return node
-            mark = f"\x00{len(marks)}\x00"
-            # A number stays a number: its placeholder goes in unquoted.
-            marks[json.dumps(mark)] = f'"{slot}"' if isinstance(node, str) else slot
-            return mark
-
-        replaced = walk(doc, None)
-        if not marks:
-            return escape(raw)
-        text = escape(json.dumps(replaced, separators=(",", ":"), ensure_ascii=False))
-        for mark, slot in marks.items():
-            text = text.replace(mark, slot)
-        return text
 
     # -- responses -----------------------------------------------------------------------------
 
@@ -483,6 +420,13 @@ def _same_thing(a: str, b: str) -> bool:
 def _word(flow: Recorded) -> str:
     """What a request's path names: `notes` for `POST /api/notes/`."""
     return next((s for s in reversed(flow.path.split("/")) if s and not id_like(s)), "object")
+
+
+def _json_login(names: list[str]) -> dict[str, str]:
+    """A JSON body that carries a password is a login: its user field is the user."""
+    if not any(_PASSWORD.search(name) for name in names):
+        return {}
+    return {name: "username" for name in names if _USERNAME.match(name)}
 
 
 def _hint(offer: Offer, flow: Recorded) -> str:
