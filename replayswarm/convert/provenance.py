@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, unquote_plus, urljoin
 
-from ..scenario.extract import ANY_ORIGIN, Form, apply, attributes, forms, strip_origin
+from ..scenario.extract import ANY_ORIGIN, ORIGIN, Form, apply, attributes, forms, strip_origin
 from ..scenario.model import Extract
 from .recorded import Recorded, looks_unique, set_cookies
 
@@ -95,7 +95,8 @@ def _url_offers(url: str, role: str, header: str | None = None, at: int | None =
     """Ids in a URL's path segments (and the digits of `issue7`), and id-like values in its
     query. From a header, with a rule on that header; from a body (`at`: where `url` starts in
     it), with the exact place of each value, for a rule from the text around it."""
-    origin = len(url) - len(strip_origin(url)) if strip_origin(url) != url else 0
+    m = ORIGIN.match(url)
+    origin = m.end() if m else 0
     path, _, query = url[origin:].partition("?")
     segments = path.split("/")
     offset = origin

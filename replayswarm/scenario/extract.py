@@ -89,9 +89,12 @@ def select_form(page_forms: list[Form], selector: str) -> Form | None:
     return None
 
 
+ORIGIN = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//[^/]*")  # scheme://host:port, or //host
+
+
 def strip_origin(url: str) -> str:
     """`http://host:8000/a?b` → `/a?b`; a relative URL stays as it is."""
-    m = re.match(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//[^/]*", url)
+    m = ORIGIN.match(url)
     return (url[m.end():] or "/") if m else url
 
 
