@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import statistics
 import subprocess
@@ -308,3 +309,53 @@ def test_content_codings_are_asked_for_as_recorded_and_decoded_or_failed(db, tmp
     assert by_name["GET /br-garbage"]["failures"] == 3
     errors = json.loads(cli("run", str(summary["run_id"]), "--json", "--db", db).stdout)["errors"]
     assert {(e["endpoint"], e["kind"]) for e in errors} == {("GET /br-garbage", "decode error")}
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_workers_stop_at_once_when_play_is_killed(db, tmp_path, processes):
+    target = CountingTarget(delay=0.005)
+    yaml_file = scenario_file(tmp_path / "loop.yaml", target.url, [("loop", 1, [("/x", 0.01)])])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "replayswarm", "play", yaml_file, "--host", target.url, "--users", "10", "--spawn-rate", "100",
+         "--duration", "60s", "--processes", processes, "--no-validate", "--quiet", "--db", db],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while target.served < 50 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = _children(proc.pid)
+        assert len(workers) == int(processes) and target.served >= 50
+        proc.kill()  # kill -9: the parent cannot tell anyone anything
+        proc.wait()
+        time.sleep(2)
+        served = target.served
+        time.sleep(2)
+        assert target.served == served, "workers went on sending after their parent died"
+        assert not [w for w in workers if _alive(w)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        target.close()

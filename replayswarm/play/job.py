@@ -29,3 +29,6 @@ class Job:
     spawn_rate: float  # this worker's share, users per second
     iterations: int | None  # this worker's share of --iterations
     stop_timeout: float
+    # Seconds after its start when a worker halts by itself (the run's duration, its stop
+    # timeout and a margin), even if its parent never says stop.
+    deadline: float | None = None

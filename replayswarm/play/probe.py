@@ -14,6 +14,7 @@ import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
 from .job import UserSettings  # noqa: E402
+from .lifeline import die_with_parent  # noqa: E402
 from .plan import Plan, PlannedStep  # noqa: E402
 from .stats import Stats  # noqa: E402
 from .transport import Reply  # noqa: E402
@@ -67,6 +68,7 @@ def probe(plan: Plan, settings: UserSettings, keep_bodies: bool) -> list[dict[st
 
 
 def main() -> None:
+    die_with_parent()
     plan, settings, keep_bodies = pickle.load(sys.stdin.buffer)
     for entry in probe(plan, settings, keep_bodies):
         sys.stdout.write(json.dumps(entry) + "\n")

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from ..errors import UserError
 from . import messages
 from .job import Job, UserSettings
+from .lifeline import child_environment
 from ..scenario.model import ScenarioSet
 from .plan import Plan, Target, compile_plan, map_origins, needed_variables, weighted_order
 from .sink import finish_run, flush, start_run
@@ -33,6 +34,7 @@ from .validation import Verdict, judge, literal_tokens, probe
 
 FLUSH_EVERY = 2.0  # seconds between database writes: a crash loses at most this much
 SATURATED = 0.9  # a worker's CPU share above which its numbers understate the target
+DEADLINE_MARGIN = 10.0  # seconds a worker waits past duration and stop timeout before halting itself
 
 
 @dataclass(frozen=True)
@@ -220,12 +222,14 @@ class _Run:
                 spawn_rate=self.settings.spawn_rate / n,
                 iterations=share,
                 stop_timeout=self.settings.stop_timeout,
+                deadline=None if self.settings.duration is None else self.settings.duration + self.settings.stop_timeout + DEADLINE_MARGIN,
             )
             proc = subprocess.Popen(
                 [sys.executable, "-m", "replayswarm.play.worker", str(write_fd)],
                 stdin=subprocess.PIPE,
                 pass_fds=[write_fd],
                 start_new_session=True,  # Ctrl-C reaches the parent only; it tells the workers
+                env=child_environment(),
             )
             os.close(write_fd)
             assert proc.stdin is not None

@@ -23,6 +23,7 @@ from ..convert.provenance import id_like, strong
 from ..errors import UserError
 from ..scenario.model import ScenarioSet, Step
 from .job import UserSettings
+from .lifeline import child_environment
 from .plan import Plan, status_differs
 
 
@@ -46,6 +47,7 @@ def probe(plan: Plan, settings: UserSettings, keep_bodies: bool = False, timeout
             input=pickle.dumps((plan, settings, keep_bodies)),
             capture_output=True,
             timeout=timeout,
+            env=child_environment(),
         )
     except subprocess.TimeoutExpired:
         raise UserError(f"the validation replay took over {timeout:.0f} s") from None

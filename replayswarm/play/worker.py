@@ -18,6 +18,7 @@ import gevent.pool  # noqa: E402
 
 from . import messages  # noqa: E402
 from .job import Job  # noqa: E402
+from .lifeline import die_with_parent  # noqa: E402
 from .stats import Stats  # noqa: E402
 from .user import Swarm, VirtualUser  # noqa: E402
 
@@ -57,15 +58,23 @@ def run(job: Job, out: int) -> None:
             now_cpu, now_wall = time.process_time(), time.monotonic()
             load = (now_cpu - cpu) / max(now_wall - wall, 1e-6)
             cpu, wall = now_cpu, now_wall
-            messages.send(out, ("delta", job.worker, stats.delta(), {"cpu": load, "users": swarm.active}))
+            try:
+                messages.send(out, ("delta", job.worker, stats.delta(), {"cpu": load, "users": swarm.active}))
+            except OSError:  # the parent is gone: nobody measures, so nothing more is sent
+                halt()
+                return
 
     spawning = gevent.spawn(spawner)
     reporting = gevent.spawn(reporter)
-    # Run until the users are done (iterations spent) or the parent says stop.
+    # Run until the users are done (iterations spent), the parent says stop, or the run's
+    # deadline passes: a worker keeps to it by itself, whatever became of its parent.
+    deadline = None if job.deadline is None else time.monotonic() + job.deadline
     while not swarm.stopping.is_set():
         gevent.sleep(0.1)
         if spawning.dead and len(users) == 0:
             break
+        if deadline is not None and time.monotonic() > deadline:
+            halt()
     swarm.stopping.set()
     spawning.kill()
     # In-flight requests get --stop-timeout to finish; a halt ends them at once.
@@ -74,11 +83,15 @@ def run(job: Job, out: int) -> None:
         gevent.sleep(0.05)
     users.kill(block=True, timeout=2)
     reporting.kill()
-    messages.send(out, ("delta", job.worker, stats.delta(), {"cpu": 0.0, "users": 0}))
-    messages.send(out, ("done", job.worker))
+    try:
+        messages.send(out, ("delta", job.worker, stats.delta(), {"cpu": 0.0, "users": 0}))
+        messages.send(out, ("done", job.worker))
+    except OSError:
+        pass  # the parent is gone
 
 
 def main() -> None:
+    die_with_parent()
     out = int(sys.argv[1])
     job: Job = pickle.load(sys.stdin.buffer)
     try:
