@@ -3,12 +3,15 @@ the web UI and reports, so they all show the same numbers."""
 
 from __future__ import annotations
 
+import os
+import socket
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
-from .db import reading
-from .db.models import RunEndpointRow, RunErrorRow, RunRow
+from .db import reading, writing
+from .db.models import RunEndpointRow, RunErrorRow, RunRow, utcnow
 from .errors import UserError
 from .histogram import Histogram
 from .play.stats import Counter, numbers
@@ -44,12 +47,52 @@ def run_header(run: RunRow) -> dict[str, Any]:
     }
 
 
+STALE = 60.0  # seconds without a heartbeat after which a running run is taken for crashed
+
+
+def reap(engine: Engine) -> None:
+    """Mark as crashed the running runs whose process is gone: on this machine, its pid is no
+    longer alive; anywhere, it has not written for STALE seconds. What it flushed stays."""
+    now, here = utcnow(), socket.gethostname()
+    with reading(engine) as session:
+        running = session.execute(select(RunRow.id, RunRow.pid, RunRow.hostname, RunRow.heartbeat).where(RunRow.status == "running")).all()
+    dead = [
+        (run_id, beat) for run_id, pid, host, beat in running
+        if (host == here and pid is not None and not _alive(pid))
+        or (beat is not None and (now - _aware(beat)).total_seconds() > STALE)
+    ]
+    if dead:
+        with writing(engine) as session:
+            for run_id, beat in dead:
+                session.execute(update(RunRow).where(RunRow.id == run_id, RunRow.status == "running").values(status="crashed", ended=beat))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is dead too
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def list_runs(engine: Engine) -> list[dict[str, Any]]:
+    reap(engine)
     with reading(engine) as session:
         return [run_header(r) for r in session.scalars(select(RunRow).order_by(RunRow.id))]
 
 
 def get_run(engine: Engine, run_id: int) -> dict[str, Any]:
+    reap(engine)
     with reading(engine) as session:
         run = session.get(RunRow, run_id)
         if run is None:

@@ -197,7 +197,8 @@ class StepRow(Base):
 
 # -- play: runs ----------------------------------------------------------------------------------
 
-RUN_STATUSES = ("running", "completed", "stopped", "failed")
+# crashed: the process running it died (no heartbeat, or its pid is gone); what it flushed is kept.
+RUN_STATUSES = ("running", "completed", "stopped", "failed", "crashed")
 
 
 class RunRow(Base):
@@ -228,6 +229,10 @@ class RunRow(Base):
     saturated: Mapped[bool] = mapped_column(default=False)  # the generator's CPU ran above 90 %
     thresholds: Mapped[list[dict]] = mapped_column(JSON, default=list)
     iterations: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # Who runs it and when it last wrote: a running run whose process is gone is crashed.
+    heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pid: Mapped[int | None]
+    hostname: Mapped[str | None] = mapped_column(String(255))
 
 
 class RunEndpointRow(Base):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, insert, or_, update
@@ -13,7 +15,7 @@ from .stats import WINDOW, RunStats
 
 def start_run(engine: Engine, **fields: Any) -> int:
     with writing(engine) as session:
-        run = RunRow(status="running", **fields)
+        run = RunRow(status="running", heartbeat=utcnow(), pid=os.getpid(), hostname=socket.gethostname(), **fields)
         session.add(run)
         session.flush()
         return run.id
@@ -55,7 +57,7 @@ def flush(engine: Engine, run_id: int, stats: RunStats, totals: dict[str, Any]) 
                 {"run_id": run_id, "endpoint": name, "kind": kind, "count": n, "sample": sample}
                 for (name, kind), (n, sample) in errors.items()
             ])
-        session.execute(update(RunRow).where(RunRow.id == run_id).values(**totals))
+        session.execute(update(RunRow).where(RunRow.id == run_id).values(heartbeat=utcnow(), **totals))
     stats.touched_endpoints.clear()
     stats.touched_seconds.clear()
     stats.touched_windows.clear()
