@@ -386,3 +386,39 @@ def test_every_request_that_reached_the_target_is_counted_once_retries_included(
     assert by_name["GET /reset"]["requests"] == by_name["GET /reset"]["failures"] == 12 * 2
     errors = json.loads(cli("run", str(summary["run_id"]), "--json", "--db", db).stdout)["errors"]
     assert {(e["endpoint"], e["kind"]) for e in errors} == {("GET /reset", "connection reset")}
+
+
+def test_requests_in_flight_at_the_stop_are_counted_as_interrupted(db, tmp_path):
+    faults = FaultServer()
+    yaml_file = scenario_file(tmp_path / "hang.yaml", faults.url, [("hang", 1, [("/hang", 0.0)])])
+    try:
+        result, summary = play(db, yaml_file, "--host", faults.url, "--users", "3", "--spawn-rate", "100", "--duration", "2s",
+                               "--timeout", "30", "--stop-timeout", "0.5", "--no-validate")
+    finally:
+        faults.close()
+    assert result.returncode == 0, result.stderr
+    assert summary["requests"] == summary["failures"] == faults.served == 3
+    errors = json.loads(cli("run", str(summary["run_id"]), "--json", "--db", db).stdout)["errors"]
+    assert [(e["kind"], e["count"]) for e in errors] == [("interrupted", 3)]
+
+
+def test_an_exception_inside_a_virtual_user_is_counted_told_once_and_fails_the_run(db, tmp_path):
+    target = CountingTarget()
+    # A body that cannot be written in its charset: replayswarm's own failure, not the target's.
+    yaml_file = tmp_path / "broken.yaml"
+    yaml_file.write_text(f"""version: 1
+origins: [{target.url}]
+scenarios:
+  - name: broken
+    weight: 1
+    steps:
+      - name: POST /x
+        request: {{method: POST, url: '{target.url}/x', body: "café", charset: ascii}}
+""")
+    try:
+        result, summary = play(db, str(yaml_file), "--host", target.url, "--users", "2", "--iterations", "6", "--no-validate")
+    finally:
+        target.close()
+    assert result.returncode == 1 and summary["status"] == "failed"
+    assert summary["requests"] == summary["failures"] == 6 and target.served == 0
+    assert result.stderr.count("Traceback") == 1  # told once, with where it happened

@@ -28,7 +28,7 @@ from ..scenario.model import ScenarioSet
 from .plan import Plan, Target, compile_plan, map_origins, needed_variables, weighted_order
 from .sink import finish_run, flush, start_run
 from .source import resolve
-from .stats import Counter, RunStats, measure
+from .stats import INTERNAL, Counter, RunStats, measure
 from .thresholds import Threshold
 from .validation import Verdict, judge, literal_tokens, probe
 
@@ -322,6 +322,9 @@ class _Run:
     def _finish(self) -> Outcome:
         ended = time.time()
         status = self.stop_reason or "completed"
+        internal = sum(n for (_, kind), (n, _) in self.stats.errors.items() if kind == INTERNAL)
+        if internal:
+            self.failures.append(f"{internal} requests failed inside replayswarm (internal error, see `replayswarm run {self.run_id}`)")
         if self.failures and status == "completed":
             status = "failed"
         for failure in self.failures:

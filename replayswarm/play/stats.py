@@ -14,6 +14,7 @@ from typing import Any
 from ..histogram import Histogram
 
 WINDOW = 10  # seconds: the coarser step of per-endpoint time series
+INTERNAL = "internal error"  # an exception in replayswarm itself: the run fails, whatever the target did
 
 
 @dataclass

@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 import time
+import traceback
 import uuid
 from urllib.parse import quote_plus
 
+from gevent import GreenletExit
 from gevent.event import Event
 from gevent.pool import Pool
 
@@ -17,7 +19,7 @@ from ..scenario.template import MissingVariable
 from .cookies import CookieJar
 from .job import UserSettings
 from .plan import Plan, PlannedRequest, PlannedScenario, PlannedStep, Template, status_differs
-from .stats import Stats
+from .stats import INTERNAL, Stats
 from .transport import PER_HOST, Reply, Transport, TransportError, encode
 
 
@@ -31,6 +33,7 @@ class Swarm:
         self.iterations_left = iterations
         self.stopping = Event()
         self.active = 0
+        self.told = False  # an internal error's traceback was printed
         # Validation watches each step's reply (None: no reply) and the variables it could not extract.
         self.observe: Callable[[PlannedStep, Reply | None, list[str]], None] | None = None
         # One generator for the worker's think-time sampling: a Random per user would cost
@@ -98,7 +101,10 @@ class VirtualUser:
                 ok = self.run_step(step)
             except Exception as exc:  # a virtual user never dies of an exception
                 self.swarm.stats.request(step.request.name, None, 0, True)
-                self.swarm.stats.error(step.request.name, "internal error", f"{type(exc).__name__}: {exc}")
+                self.swarm.stats.error(step.request.name, INTERNAL, f"{type(exc).__name__}: {exc}")
+                if not self.swarm.told:  # once, with where it happened: it is our bug, not the target's
+                    self.swarm.told = True
+                    traceback.print_exc()
                 ok = False
             if not ok and step.critical:
                 return
@@ -192,6 +198,11 @@ class VirtualUser:
         transport = self.transport
         try:
             reply = transport.send(request.target, request.method, uri, headers, body)
+        except GreenletExit:
+            # In flight when the run stopped: it reached the target, or may have; it counts.
+            stats.request(request.name, None, 0, True)
+            stats.error(request.name, "interrupted", "in flight when the run stopped")
+            raise
         except TransportError as exc:
             self._count_retried(request.name)
             stats.request(request.name, None, 0, True)
