@@ -125,11 +125,12 @@ def test_https_targets_are_verified_unless_told_otherwise(db, tmp_path):
         untrusted, summary = play(db, yaml_file, "--host", url, "--users", "1", "--iterations", "2", "--no-validate")
         assert summary["failures"] == 2
         errors = json.loads(cli("run", str(summary["run_id"]), "--json", "--db", db).stdout)["errors"]
-        assert {e["kind"] for e in errors} == {"tls error"} and "certificate" in errors[0]["sample"].lower()
+        assert {e["kind"] for e in errors} == {"tls: unknown certificate authority"} and "certificate" in errors[0]["sample"].lower()
         insecure, summary = play(db, yaml_file, "--host", url, "--users", "2", "--iterations", "6", "--insecure")
         assert insecure.returncode == 0 and summary["failures"] == 0 and summary["requests"] == 6
         trusted, summary = play(db, yaml_file, "--host", url, "--users", "2", "--iterations", "6", env={"SSL_CERT_FILE": str(server.cert)})
         assert trusted.returncode == 0 and summary["failures"] == 0
+        assert [r["config"] for r in rows(db, "SELECT json_extract(config, '$.insecure') AS config FROM runs")] == [0, 1, 0]
     finally:
         server.close()
 
@@ -422,3 +423,19 @@ scenarios:
     assert result.returncode == 1 and summary["status"] == "failed"
     assert summary["requests"] == summary["failures"] == 6 and target.served == 0
     assert result.stderr.count("Traceback") == 1  # told once, with where it happened
+
+
+@pytest.mark.parametrize(("ip", "expired", "kind"), [(False, False, "tls: hostname mismatch"), (True, True, "tls: certificate expired")])
+def test_tls_failures_are_told_apart(db, tmp_path, ip, expired, kind):
+    from tests.tls import TLSServer
+
+    server = TLSServer(tmp_path, ip=ip, expired=expired)
+    url = f"https://127.0.0.1:{server.port}"  # the certificate names localhost, and 127.0.0.1 only if `ip`
+    yaml_file = scenario_file(tmp_path / "tls.yaml", url, [("tls", 1, [("/secure", 0.0)])])
+    try:
+        _, summary = play(db, yaml_file, "--host", url, "--users", "1", "--iterations", "2", "--no-validate",
+                          env={"SSL_CERT_FILE": str(server.cert)})
+    finally:
+        server.close()
+    errors = json.loads(cli("run", str(summary["run_id"]), "--json", "--db", db).stdout)["errors"]
+    assert [(e["kind"], e["count"]) for e in errors] == [(kind, 2)]

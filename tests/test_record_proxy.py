@@ -278,3 +278,13 @@ def test_a_taken_name_or_a_busy_port_is_a_one_line_error(db, confdir, recorder_f
     assert busy.stderr.strip() == f"Error: cannot listen on 127.0.0.1:{rec.port}: already in use"
     rec.stop()
     assert [r["name"] for r in rows(db, "SELECT name FROM recordings")] == ["taken"]
+
+
+def test_the_folder_that_holds_the_ca_key_is_private(db, confdir, recorder_factory):
+    import os
+    import stat
+
+    confdir.mkdir(mode=0o755)  # as an older replayswarm, or mitmproxy itself, left it
+    recorder_factory("private")
+    assert stat.S_IMODE(os.stat(confdir).st_mode) == 0o700
+    assert (confdir / "mitmproxy-ca.pem").is_file()

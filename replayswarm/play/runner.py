@@ -112,6 +112,9 @@ def _reachable(target: Target, timeout: float) -> None:
 
 def play(engine: Engine, settings: PlaySettings, view: View) -> Outcome:
     plan, source = prepare(engine, settings)
+    if plan.skipped:
+        hosts = sorted({url.split(" ", 1)[1].split("/", 3)[2] for url in plan.skipped})
+        view.warn(f"{len(plan.skipped)} recorded requests go to hosts not named by --host/--host-map and are not sent: {', '.join(hosts)}")
     planned = {s.name for s in plan.scenarios}
     for scenario in source.scenario_set.scenarios:
         tokens = [t for step in scenario.steps for t in literal_tokens(step)] if scenario.name in planned else []
@@ -164,6 +167,7 @@ def _config(settings: PlaySettings, plan: Plan) -> dict[str, Any]:
         "thresholds": [t.text for t in settings.thresholds], "seed": user.seed, "think_scale": user.think_scale,
         "think_range": list(user.think_range) if user.think_range else None, "timeout": user.timeout,
         "stop_timeout": settings.stop_timeout, "variables": sorted(user.variables), "data_rows": len(user.data),
+        "insecure": user.insecure,
         "scenarios": [{"name": s.name, "weight": s.weight, "steps": len(s.steps)} for s in plan.scenarios],
         "skipped": list(plan.skipped),
     }

@@ -120,6 +120,18 @@ class Transport:
         self._idle = [None] * len(self._targets)
 
 
+# OpenSSL's verification codes, as the failures people tell apart.
+_TLS_KINDS = {
+    10: "tls: certificate expired",
+    18: "tls: unknown certificate authority",  # self-signed
+    19: "tls: unknown certificate authority",  # self-signed in the chain
+    20: "tls: unknown certificate authority",
+    21: "tls: unknown certificate authority",
+    62: "tls: hostname mismatch",
+    64: "tls: hostname mismatch",  # an IP address the certificate does not name
+}
+
+
 def _failure(exc: BaseException, timer: gevent.Timeout, seconds: float) -> BaseException:
     """How a failed exchange is counted; anything else (a greenlet being killed) goes on as it is."""
     if exc is timer:
@@ -130,8 +142,12 @@ def _failure(exc: BaseException, timer: gevent.Timeout, seconds: float) -> BaseE
         return TransportError("connection refused", exc.strerror or str(exc))
     if isinstance(exc, (ConnectionResetError, BrokenPipeError, _Stale)):
         return TransportError("connection reset", str(exc) or "the server closed the connection")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TransportError(_TLS_KINDS.get(exc.verify_code, "tls error"), exc.verify_message or str(exc))
     if isinstance(exc, ssl.SSLError):
         return TransportError("tls error", str(exc))
+    if isinstance(exc, socket.gaierror):
+        return TransportError("name not found", exc.strerror or str(exc))
     if isinstance(exc, OSError):
         return TransportError("connection error", str(exc) or type(exc).__name__)
     return exc

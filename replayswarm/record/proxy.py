@@ -10,6 +10,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+import os
 from pathlib import Path
 
 from mitmproxy import addons, master, options
@@ -51,6 +52,10 @@ def record(
 ) -> RecordResult:
     _check_port_free(settings.listen_host, settings.listen_port)
     confdir = Path(settings.confdir).expanduser()
+    # It holds the CA's private key: private to its owner, made so before mitmproxy writes there.
+    confdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if confdir.stat().st_mode & 0o077 and confdir.stat().st_uid == os.getuid():
+        confdir.chmod(0o700)
     recording_id = create_recording(engine, name, "proxy", list(settings.allow))
     started = time.monotonic()
     writer = asyncio.run(_serve(engine, recording_id, settings, confdir, announce))
