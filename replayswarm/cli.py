@@ -179,6 +179,7 @@ def recording_(name: str, as_json: bool, delete: bool, db: str) -> None:
 @click.option("--no-assets", is_flag=True, help="Drop static assets (CSS, JS, images, fonts).")
 @click.option("--exclude", multiple=True, metavar="REGEX", help="Drop flows whose URL matches (repeatable): analytics, third parties.")
 @click.option("--session-gap", default="30m", show_default=True, metavar="DURATION", help="An idle gap this long starts a new session.")
+@click.option("--max-think", default="2m", show_default=True, metavar="DURATION", help="A longer recorded pause is replayed as this long.")
 @click.option("--similarity", default=0.8, show_default=True, type=click.FloatRange(0, 1), help="How alike two sessions must be to share a scenario.")
 @click.option("--replace", is_flag=True, help="Replace a scenario set of the same name.")
 @click.option("--explain", is_flag=True, help="Say why each visit was joined or cut.")
@@ -187,7 +188,7 @@ def recording_(name: str, as_json: bool, delete: bool, db: str) -> None:
 @db_option
 def convert(
     recording: str, name: str | None, output: Path | None, no_assets: bool, exclude: tuple[str, ...],
-    session_gap: str, similarity: float, replace: bool, explain: bool, validate_against: str | None, as_json: bool, db: str,
+    session_gap: str, max_think: str, similarity: float, replace: bool, explain: bool, validate_against: str | None, as_json: bool, db: str,
 ) -> None:
     """Turn a recording into weighted, correlated scenarios with the think times observed."""
     import re
@@ -200,7 +201,8 @@ def convert(
             re.compile(pattern)
         except re.error as exc:
             raise UserError(f"--exclude {pattern!r} is not a regular expression ({exc})") from None
-    options = Options(assets=not no_assets, exclude=exclude, gap=parse_duration(session_gap, "--session-gap"), similarity=similarity)
+    options = Options(assets=not no_assets, exclude=exclude, gap=parse_duration(session_gap, "--session-gap"),
+                      max_think=parse_duration(max_think, "--max-think"), similarity=similarity)
     engine = open_db(db)
     flows, options = read_recording(engine, recording, options)
     conversion = converted(flows, recording, name, options)
@@ -214,6 +216,8 @@ def convert(
         return
     s = conversion.scenario_set
     click.echo(f"Converted {recording!r} into scenario set {s.name!r}: {summary.sessions} sessions -> {len(s.scenarios)} scenarios")
+    if summary.clamped:
+        click.echo(f"  recorded pauses longer than --max-think {max_think}: {summary.clamped}, replayed as {max_think}")
     if summary.uncertain:
         click.echo(f"  visits joined on ambiguous evidence: {summary.uncertain} (--explain says why)")
     if explain:

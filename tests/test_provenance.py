@@ -241,3 +241,11 @@ def test_bodies_come_back_byte_for_byte_around_their_fields():
     multipart = parse(cases["multipart/form-data; boundary=XyZ"], "multipart/form-data; boundary=XyZ")
     assert [f.key for f in multipart.fields] == ["a"]  # the file part is no field: kept exactly
     assert parse("not json", "application/json") is None and parse("plain", "text/plain") is None
+
+
+def test_a_pause_longer_than_max_think_is_clamped_and_reported():
+    flows = [flow(1, 0.0, "/"), flow(2, 600.0, "/later/"), flow(3, 602.0, "/next/")]
+    result = convert(flows, "lunch", Options(max_think=120.0))
+    steps = result.scenario_set.scenarios[0].steps
+    assert [s.think_time for s in steps] == [0.0, 120.0, 1.95]
+    assert result.summary.clamped == 1

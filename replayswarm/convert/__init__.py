@@ -20,6 +20,8 @@ from .provenance import Index
 from .recorded import Recorded
 from .sessions import DEFAULT_GAP, split_visits
 
+DEFAULT_MAX_THINK = 120.0
+
 
 @dataclass(frozen=True)
 class Options:
@@ -27,6 +29,7 @@ class Options:
     exclude: Sequence[str] = ()  # regexes searched in each flow's URL
     allowed_hosts: Sequence[str] = ()  # host patterns from the recording; empty = all
     gap: float = DEFAULT_GAP
+    max_think: float = DEFAULT_MAX_THINK  # a longer recorded pause (a person who left) is clamped
     similarity: float = DEFAULT_SIMILARITY
     # Values a validation replay saw vary (`--validate-against`): correlated even when short.
     varies: frozenset[str] = frozenset()
@@ -36,6 +39,7 @@ class Options:
 class Summary:
     sessions: int = 0
     uncertain: int = 0  # visits whose boundaries rest on ambiguous evidence
+    clamped: int = 0  # recorded pauses longer than max_think, replayed as max_think
     scenarios: list[tuple[str, int]] = field(default_factory=list)
     page_steps: int = 0
     correlations: dict[str, int] = field(default_factory=dict)
@@ -80,6 +84,7 @@ def convert(flows: Sequence[Recorded], name: str, options: Options = Options(), 
     literals: list[str] = []
     taken: set[str] = set()
     step_flows: dict[str, list[int]] = {}
+    clamped = 0
     for group in cluster(signatures, options.similarity):
         representative = group[0]
         done: Correlated = correlate(pages[representative], names, evidence)
@@ -87,8 +92,9 @@ def convert(flows: Sequence[Recorded], name: str, options: Options = Options(), 
             for i, j in align(signatures[representative], signatures[member]):
                 done.steps[i].think_times.append(pages[member][j].think)
         for step in done.steps:
+            clamped += sum(t > options.max_think for t in step.think_times)
             # Milliseconds are all a think time needs, and they survive the YAML round trip.
-            step.think_times = [round(t, 3) for t in step.think_times]
+            step.think_times = [round(min(t, options.max_think), 3) for t in step.think_times]
             step.think_time = round(statistics.median(step.think_times), 3)
         scenario_name = _unique(_scenario_name(pages[representative], names), taken)
         scenarios.append(Scenario(name=scenario_name, weight=len(group), sessions=len(group), steps=done.steps))
@@ -113,6 +119,7 @@ def convert(flows: Sequence[Recorded], name: str, options: Options = Options(), 
     summary = Summary(
         sessions=len(pages),
         uncertain=split.uncertain,
+        clamped=clamped,
         scenarios=[(s.name, s.weight) for s in scenario_set.scenarios],
         page_steps=sum(len(s.steps) for s in scenarios),
         correlations=dict(sorted(kinds.items())),
