@@ -439,3 +439,24 @@ def test_tls_failures_are_told_apart(db, tmp_path, ip, expired, kind):
         server.close()
     errors = json.loads(cli("run", str(summary["run_id"]), "--json", "--db", db).stdout)["errors"]
     assert [(e["kind"], e["count"]) for e in errors] == [(kind, 2)]
+
+
+def test_a_file_limit_too_small_for_the_users_is_refused_before_anything_is_sent(db, tmp_path):
+    import resource
+
+    target = CountingTarget()
+    yaml_file = scenario_file(tmp_path / "many.yaml", target.url, [("many", 1, [("/a", 0.0)])])
+
+    def small_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    try:
+        result = subprocess.run([sys.executable, "-m", "replayswarm", "play", yaml_file, "--host", target.url, "--users", "500",
+                                 "--duration", "5s", "--db", db], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                                preexec_fn=small_limit)
+    finally:
+        target.close()
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("Error: --users 500 needs about 564 open files") and "the limit here is 256" in result.stderr
+    assert result.stderr.count("\n") == 1 and target.served == 0
+    assert rows(db, "SELECT count(*) AS n FROM runs") == [{"n": 0}]

@@ -12,6 +12,8 @@ from ..errors import UserError
 from ..scenario.model import CONNECTION_HEADERS, Extract, Request, ScenarioSet
 from ..scenario.template import PLACEHOLDER
 
+# A browser opens at most this many connections to one host; a virtual user keeps to it.
+PER_HOST = 6
 # Variables the replay makes up itself.
 BUILTINS = ("__timestamp_ms", "__timestamp", "__uuid", "__random", "__user", "__iteration")
 

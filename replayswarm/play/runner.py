@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import resource
 import selectors
 import signal
 import socket
@@ -25,7 +26,7 @@ from . import messages
 from .job import Job, UserSettings
 from .lifeline import child_environment
 from ..scenario.model import ScenarioSet
-from .plan import Plan, Target, compile_plan, map_origins, needed_variables, weighted_order
+from .plan import PER_HOST, Plan, Target, compile_plan, map_origins, needed_variables, weighted_order
 from .sink import finish_run, flush, start_run
 from .source import resolve
 from .stats import INTERNAL, Counter, RunStats, measure
@@ -34,6 +35,7 @@ from .validation import Verdict, judge, literal_tokens, probe
 
 FLUSH_EVERY = 2.0  # seconds between database writes: a crash loses at most this much
 SATURATED = 0.9  # a worker's CPU share above which its numbers understate the target
+FILES_BESIDE_USERS = 64  # a worker's own descriptors: pipes, its interpreter, DNS
 DEADLINE_MARGIN = 10.0  # seconds a worker waits past duration and stop timeout before halting itself
 
 
@@ -96,9 +98,30 @@ def prepare(engine: Engine, settings: PlaySettings) -> tuple[Plan, Any]:
     for threshold in settings.thresholds:
         if threshold.endpoint is not None and threshold.endpoint not in endpoints:
             raise UserError(f"--threshold {threshold.text!r}: no endpoint named {threshold.endpoint!r} in the scenarios")
+    _preflight(plan, settings)
     for target in plan.targets:
         _reachable(target, settings.user.timeout)
     return plan, source
+
+
+def _preflight(plan: Plan, settings: PlaySettings) -> None:
+    """Refuse a run this machine cannot hold: every connection is a file descriptor in its
+    worker, and a local port towards its target. (Workers raise their soft limit to the hard.)"""
+    per_user = len(plan.targets) * (PER_HOST if any(s.resources for sc in plan.scenarios for s in sc.steps) else 1)
+    per_worker = -(-settings.users // settings.processes) * per_user + FILES_BESIDE_USERS
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and per_worker > hard:
+        raise UserError(f"--users {settings.users} needs about {per_worker} open files in each of {settings.processes} worker "
+                        f"process(es) ({per_user} connections a user), and the limit here is {hard}: raise it (ulimit -n) "
+                        "or use more --processes")
+    try:
+        low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    except (OSError, ValueError):
+        return
+    per_target = settings.users * (PER_HOST if per_user > len(plan.targets) else 1)
+    if per_target > high - low + 1:
+        raise UserError(f"--users {settings.users} needs about {per_target} connections to one target, and this machine has "
+                        f"{high - low + 1} local ports ({low}-{high}): use fewer users per machine")
 
 
 def _reachable(target: Target, timeout: float) -> None:

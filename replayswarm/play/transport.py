@@ -21,8 +21,6 @@ import zstandard
 
 from .plan import Target
 
-# A browser opens at most this many connections to one host; the user's Pool keeps to it.
-PER_HOST = 6
 _RECV = 65536
 _MAX_HEAD = 64 * 1024
 _NO_BODY = frozenset((204, 304))

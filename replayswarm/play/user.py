@@ -18,9 +18,9 @@ from ..scenario.model import Extract
 from ..scenario.template import MissingVariable
 from .cookies import CookieJar
 from .job import UserSettings
-from .plan import Plan, PlannedRequest, PlannedScenario, PlannedStep, Template, status_differs
+from .plan import PER_HOST, Plan, PlannedRequest, PlannedScenario, PlannedStep, Template, status_differs
 from .stats import INTERNAL, Stats
-from .transport import PER_HOST, Reply, Transport, TransportError, encode
+from .transport import Reply, Transport, TransportError, encode
 
 
 class Swarm:

@@ -8,6 +8,7 @@ monkey.patch_all()
 
 import os  # noqa: E402
 import pickle  # noqa: E402
+import resource  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -92,6 +93,10 @@ def run(job: Job, out: int) -> None:
 
 def main() -> None:
     die_with_parent()
+    # Every connection is a file: use all the machine allows (the parent checked it is enough).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     out = int(sys.argv[1])
     job: Job = pickle.load(sys.stdin.buffer)
     try:
