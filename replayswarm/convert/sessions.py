@@ -9,9 +9,11 @@ Evidence, strongest first:
   first pages of a visit to its logged-in rest, across connections;
 - navigation: a connection whose first request names a page in its Referer belongs to the
   browser that had received that page: a navigation follows a response that had ended before
-  it started, a sub-resource one that had at least begun. When several browsers had that page, the latest to receive it wins and
-  the visit is counted as uncertain.
-Different User-Agents are never joined. Finally, a long idle gap splits a visit in two.
+  it started, a sub-resource one that had at least begun, and a page load fetches each of its
+  scripts, styles and API paths once. When several browsers had that page, the latest to
+  receive it wins and the visit is counted as uncertain.
+Two browsers are never joined: different User-Agents, or two values of one cookie alive at the
+same time. Finally, a long idle gap splits a visit in two.
 """
 
 from __future__ import annotations
