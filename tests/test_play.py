@@ -460,3 +460,33 @@ def test_a_file_limit_too_small_for_the_users_is_refused_before_anything_is_sent
     assert result.stderr.startswith("Error: --users 500 needs about 564 open files") and "the limit here is 256" in result.stderr
     assert result.stderr.count("\n") == 1 and target.served == 0
     assert rows(db, "SELECT count(*) AS n FROM runs") == [{"n": 0}]
+
+
+def test_max_rps_caps_the_total_rate_across_processes(db, tmp_path):
+    target = CountingTarget()
+    yaml_file = scenario_file(tmp_path / "fast.yaml", target.url, [("fast", 1, [("/a", 0.0)])])
+    try:
+        result, summary = play(db, yaml_file, "--host", target.url, "--users", "10", "--spawn-rate", "100", "--duration", "5s",
+                               "--processes", "2", "--max-rps", "60", "--no-validate")
+    finally:
+        target.close()
+    assert result.returncode == 0, result.stderr
+    times = sorted(when for when, _, _ in target.requests)
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    assert 60 * 0.95 <= rate <= 60 * 1.05, rate
+
+
+def test_a_target_that_fails_everything_stops_the_run_by_itself(db, tmp_path):
+    faults = FaultServer()
+    yaml_file = scenario_file(tmp_path / "down.yaml", faults.url, [("down", 1, [("/500", 0.0)])])
+    started = time.monotonic()
+    try:
+        result, summary = play(db, yaml_file, "--host", faults.url, "--users", "2", "--duration", "60s",
+                               "--abort-on-errors", "90%/3s", "--no-validate")
+    finally:
+        faults.close()
+    assert result.returncode == 1 and summary["status"] == "failed"
+    assert time.monotonic() - started < 20
+    assert "90% or more of requests failed for 3 s: stopping the run (--abort-on-errors)" in result.stderr
+    bad = cli("play", yaml_file, "--host", faults.url, "--users", "1", "--abort-on-errors", "200%/3s", "--db", db)
+    assert bad.returncode == 2 and bad.stderr.startswith("Error: --abort-on-errors '200%/3s'")

@@ -32,3 +32,4 @@ class Job:
     # Seconds after its start when a worker halts by itself (the run's duration, its stop
     # timeout and a margin), even if its parent never says stop.
     deadline: float | None = None
+    max_rps: float | None = None  # this worker's share of --max-rps

@@ -30,7 +30,7 @@ from .plan import PER_HOST, Plan, Target, compile_plan, map_origins, needed_vari
 from .sink import finish_run, flush, start_run
 from .source import resolve
 from .stats import INTERNAL, Counter, RunStats, measure
-from .thresholds import Threshold
+from .thresholds import ErrorGuard, Threshold
 from .validation import Verdict, judge, literal_tokens, probe
 
 FLUSH_EVERY = 2.0  # seconds between database writes: a crash loses at most this much
@@ -51,6 +51,8 @@ class PlaySettings:
     processes: int = 1
     thresholds: tuple[Threshold, ...] = ()
     abort_on_threshold: bool = False
+    abort_on_errors: ErrorGuard | None = ErrorGuard(0.9, 30.0)  # a target that fails nearly everything
+    max_rps: float | None = None  # total requests a second, across every process
     label: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     user: UserSettings = field(default_factory=UserSettings)
@@ -190,7 +192,8 @@ def _config(settings: PlaySettings, plan: Plan) -> dict[str, Any]:
         "thresholds": [t.text for t in settings.thresholds], "seed": user.seed, "think_scale": user.think_scale,
         "think_range": list(user.think_range) if user.think_range else None, "timeout": user.timeout,
         "stop_timeout": settings.stop_timeout, "variables": sorted(user.variables), "data_rows": len(user.data),
-        "insecure": user.insecure,
+        "insecure": user.insecure, "max_rps": settings.max_rps,
+        "abort_on_errors": None if settings.abort_on_errors is None else [settings.abort_on_errors.ratio, settings.abort_on_errors.seconds],
         "scenarios": [{"name": s.name, "weight": s.weight, "steps": len(s.steps)} for s in plan.scenarios],
         "skipped": list(plan.skipped),
     }
@@ -250,6 +253,7 @@ class _Run:
                 iterations=share,
                 stop_timeout=self.settings.stop_timeout,
                 deadline=None if self.settings.duration is None else self.settings.duration + self.settings.stop_timeout + DEADLINE_MARGIN,
+                max_rps=None if self.settings.max_rps is None else self.settings.max_rps / n,
             )
             proc = subprocess.Popen(
                 [sys.executable, "-m", "replayswarm.play.worker", str(write_fd)],
@@ -303,9 +307,22 @@ class _Run:
                 if self.settings.abort_on_threshold and self.stop_reason is None and self._violations(now):
                     self.view.warn("a threshold failed: stopping the run (--abort-on-threshold)")
                     self.stop_reason = "failed"
+                guard = self.settings.abort_on_errors
+                if guard is not None and self.stop_reason is None and self._failing(now, guard):
+                    reason = f"{guard.ratio:.0%} or more of requests failed for {guard.seconds:g} s: stopping the run (--abort-on-errors)"
+                    self.view.warn(reason)
+                    self.failures.append(reason)
+                    self.stop_reason = "failed"
         for proc in workers:
             if proc.wait() not in (0, -signal.SIGKILL) and self.stop_reason != "stopped":
                 self.failures.append(f"a worker exited with {proc.returncode}")
+
+    def _failing(self, now: float, guard: ErrorGuard) -> bool:
+        """Failures stayed at or above the guard's ratio over its whole window."""
+        if now - self.started < guard.seconds:
+            return False
+        window = [s for t, s in self.stats.seconds.items() if now - guard.seconds <= t < now]
+        return guard.tripped(sum(s.requests for s in window), sum(s.failures for s in window))
 
     def _handle(self, message: tuple[Any, ...]) -> None:
         kind, worker = message[0], message[1]

@@ -53,3 +53,25 @@ def parse_threshold(text: str) -> Threshold:
     elif unit is not None:
         raise UserError(f"--threshold {text!r}: {metric} takes no unit")
     return Threshold(text=text.strip(), endpoint=m.group("endpoint"), metric=metric, op=m.group("op"), limit=value)
+
+
+@dataclass(frozen=True)
+class ErrorGuard:
+    """Stop a run whose failures stay at or above `ratio` for `seconds` (`--abort-on-errors`)."""
+
+    ratio: float  # 0..1
+    seconds: float
+
+    def tripped(self, requests: int, failures: int) -> bool:
+        # A handful of requests says nothing about the target.
+        return requests >= 10 and failures >= self.ratio * requests
+
+
+def parse_error_guard(text: str) -> ErrorGuard | None:
+    """`90%/30s` (or `off`)."""
+    if text.strip().lower() == "off":
+        return None
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*%\s*/\s*(\d+(?:\.\d+)?)\s*(s|m)?\s*$", text, re.IGNORECASE)
+    if not m or not 0 < float(m.group(1)) <= 100 or float(m.group(2)) <= 0:
+        raise UserError(f"--abort-on-errors {text!r}: expected PERCENT/DURATION like 90%/30s, or off")
+    return ErrorGuard(float(m.group(1)) / 100, float(m.group(2)) * (60 if (m.group(3) or "s").lower() == "m" else 1))

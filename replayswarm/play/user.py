@@ -9,6 +9,7 @@ import traceback
 import uuid
 from urllib.parse import quote_plus
 
+import gevent
 from gevent import GreenletExit
 from gevent.event import Event
 from gevent.pool import Pool
@@ -26,7 +27,7 @@ from .transport import Reply, Transport, TransportError, encode
 class Swarm:
     """One worker's virtual users and what they share: the plan, the stats, the stop signal."""
 
-    def __init__(self, plan: Plan, settings: UserSettings, stats: Stats, iterations: int | None) -> None:
+    def __init__(self, plan: Plan, settings: UserSettings, stats: Stats, iterations: int | None, max_rps: float | None = None) -> None:
         self.plan = plan
         self.settings = settings
         self.stats = stats
@@ -34,11 +35,22 @@ class Swarm:
         self.stopping = Event()
         self.active = 0
         self.told = False  # an internal error's traceback was printed
+        # --max-rps: requests leave at most this often, evenly spaced (None: as fast as they come).
+        self.interval = 1.0 / max_rps if max_rps else None
+        self.next_slot = 0.0
         # Validation watches each step's reply (None: no reply) and the variables it could not extract.
         self.observe: Callable[[PlannedStep, Reply | None, list[str]], None] | None = None
         # One generator for the worker's think-time sampling: a Random per user would cost
         # ~5 KB each, a third of an idle user's memory.
         self.rng = random.Random(settings.seed)
+
+    def pace(self) -> None:
+        """Wait for this request's slot under --max-rps. A late slot is not made up for: no burst."""
+        now = time.monotonic()
+        slot = max(now, self.next_slot)
+        self.next_slot = slot + self.interval  # type: ignore[operator]
+        if slot > now:
+            gevent.sleep(slot - now)
 
     def take_iteration(self) -> bool:
         if self.stopping.is_set():
@@ -194,6 +206,8 @@ class VirtualUser:
             return None
         if cookie:
             headers["Cookie"] = cookie
+        if self.swarm.interval is not None:
+            self.swarm.pace()
         start = time.perf_counter()
         transport = self.transport
         try:

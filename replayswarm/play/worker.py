@@ -28,7 +28,7 @@ REPORT_EVERY = 1.0
 
 def run(job: Job, out: int) -> None:
     stats = Stats()
-    swarm = Swarm(job.plan, job.settings, stats, job.iterations)
+    swarm = Swarm(job.plan, job.settings, stats, job.iterations, job.max_rps)
     users = gevent.pool.Group()
     halted = gevent.event.Event()
 
