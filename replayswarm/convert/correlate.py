@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin
 
 from ..masking import is_secret_key
+from ..record.capture import charset as charset_of
 from ..scenario.extract import ANY_ORIGIN, Form, forms, strip_origin
 from ..scenario.model import CONNECTION_HEADERS, Extract, Request, Resource, Step, Substitution
 from ..scenario.template import escape, placeholder
 from .bodies import parse, urlencoded
 from .names import location_shape
 from .pages import Page
-from .provenance import RANK, Index, Offer, id_like, place, rule, strong, text_offer
+from .provenance import RANK, WORD_DIGITS, Index, Offer, id_like, place, rule, strong, text_offer
 from .recorded import Recorded, request_cookies
 
 # Headers the client or the virtual user's own state provides (cookies come from its jar; a
@@ -42,8 +43,8 @@ _USERNAME = re.compile(r"^(user(name)?|login|email|e-mail|account)$", re.IGNOREC
 _TOKEN_HEADER = re.compile(r"csrf|xsrf|token", re.IGNORECASE)
 _JWT = re.compile(r"^eyJ[\w-]+\.[\w-]+\.[\w-]*$")
 _TEXT_INPUTS = ("text", "email", "tel", "")
-# Roles that may vouch for a short value.
-_ID_ROLES = ("created", "redirect", "action", "link", "json", "form")
+# Roles that may vouch for a short id (a form value is judged by its form instead).
+_ID_ROLES = ("created", "redirect", "action", "link", "json")
 
 
 @dataclass
@@ -171,7 +172,7 @@ class _Correlator:
         whole = self._traced(unquote(raw), "path", key, url=False)
         if whole is not None:
             return whole
-        m = re.match(r"^(\D+?)(\d+)$", raw)
+        m = WORD_DIGITS.match(raw)
         if m:
             digits = self._traced(m.group(2), "path", m.group(1), url=False)
             if digits is not None:
@@ -287,7 +288,7 @@ class _Correlator:
             # The id of a listed object, for a request about that kind of object (`items.1.id`
             # for `/items/{id}/`), never a status id that happens to equal a priority.
             path = offer.extract.path if offer.extract is not None and offer.extract.path else ""
-            return key is not None and (key == offer.key or key.rstrip("s") in {p.rstrip("s") for p in path.split(".")})
+            return key is not None and any(_same_thing(key, name) for name in (offer.key, *path.split(".")))
         return True
 
     def _variable(self, var: str, value: str, secret: bool, where: str, url: bool) -> str:
@@ -346,7 +347,7 @@ class _Correlator:
             return request
         request.body = template
         if flow.request_raw is not None:
-            charset = _charset(flow.header("content-type"))
+            charset = charset_of(flow.header("content-type")).lower()
             request.charset = None if charset == "utf-8" else charset
             coding = (flow.header("content-encoding") or "").strip().lower()
             request.coding = coding if coding not in ("", "identity") else None
@@ -434,9 +435,9 @@ def _hint(offer: Offer, flow: Recorded) -> str:
     `POST /api/notes/`, the input's name for a form value."""
     if offer.role == "followed":
         return "location"
-    word = re.match(r"^([A-Za-z_-]*[A-Za-z])\d+$", offer.value)
+    word = WORD_DIGITS.match(offer.value)
     if word:  # `issue7`: an issue's id
-        return f"{word.group(1)}_id"
+        return f"{word.group(1).rstrip('_-')}_id"
     if offer.role in ("created", "redirect", "link", "action") and offer.extract is not None and offer.extract.source == "header":
         return f"{offer.key}_id"
     if offer.extract is not None and offer.extract.source == "json":
@@ -454,11 +455,6 @@ def _kind(offer: Offer, value: str) -> str:
     if offer.role == "form":
         return "hidden"
     return "token" if strong(value) else "value"
-
-
-def _charset(content_type: str | None) -> str:
-    m = re.search(r"charset=\"?([\w.:-]+)", content_type or "", re.IGNORECASE)
-    return m.group(1).lower() if m else "utf-8"
 
 
 def _var_name(text: str) -> str:

@@ -30,14 +30,14 @@ _HTML = ("text/html", "application/xhtml+xml")
 _META = re.compile(r"<meta\b([^>]*)>", re.IGNORECASE)
 _URL_ATTR = re.compile(r"""\b(href|action|src|data-[\w-]+)\s*=\s*(["'])([^"'<>]*)\2""", re.IGNORECASE)
 _TOKEN_NAME = re.compile(r"csrf|xsrf|token|nonce|authenticity", re.IGNORECASE)
-_WORD_DIGITS = re.compile(r"^([A-Za-z_-]*?[A-Za-z_-])(\d+)$")
+WORD_DIGITS = re.compile(r"^([A-Za-z_-]*?[A-Za-z_-])(\d+)$")  # `issue7`: a word, then an id
 _DIGITS = re.compile(r"^\d+$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
 def id_like(value: str) -> bool:
     """Digits, a UUID, a hash, a word followed by digits (`issue7`), a slug with digits."""
-    return bool(_DIGITS.match(value) or _UUID.match(value) or _WORD_DIGITS.match(value) or looks_unique(value))
+    return bool(_DIGITS.match(value) or _UUID.match(value) or WORD_DIGITS.match(value) or looks_unique(value))
 
 
 def strong(value: str) -> bool:
@@ -107,7 +107,7 @@ def _url_offers(url: str, role: str, header: str | None = None, at: int | None =
             continue
         before = "/".join(segments[:i]) + "/"
         word = next((s for s in reversed(segments[:i]) if s and not id_like(s)), "object")
-        m = _WORD_DIGITS.match(segment)
+        m = WORD_DIGITS.match(segment)
         if header:
             regex = "^" + ANY_ORIGIN + re.escape(before) + r"([^/?#]+)"
             yield Offer(segment, role, word, Extract(var="", source="header", name=header, regex=regex))

@@ -254,6 +254,12 @@ def status_differs(status: int, expected: int | None) -> bool:
     return status // 100 != expected // 100
 
 
+def size_differs(size: int, expected: int | None) -> bool:
+    """An answer far from the recorded size (beyond 3x either way, with 512 bytes of slack):
+    an error page or a login form served with 200 shows up here."""
+    return bool(expected) and not (expected / 3 - 512 <= size <= expected * 3 + 512)  # type: ignore[operator]
+
+
 def _split_origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     default = 443 if parts.scheme == "https" else 80

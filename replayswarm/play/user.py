@@ -19,7 +19,7 @@ from ..scenario.model import Extract
 from ..scenario.template import MissingVariable
 from .cookies import CookieJar
 from .job import UserSettings
-from .plan import PER_HOST, Plan, PlannedRequest, PlannedScenario, PlannedStep, Template, status_differs
+from .plan import PER_HOST, Plan, PlannedRequest, PlannedScenario, PlannedStep, Template, size_differs, status_differs
 from .stats import INTERNAL, Stats
 from .transport import Reply, Transport, TransportError, encode
 
@@ -280,10 +280,7 @@ def _deviates(step: PlannedStep, reply: Reply) -> bool:
         ctype = reply.headers.get("content-type")
         if isinstance(ctype, str) and ctype.split(";", 1)[0].strip().lower() != step.expect_type:
             return True
-    if step.expect_size:
-        size = len(reply.body)
-        return not (step.expect_size / 3 - 512 <= size <= step.expect_size * 3 + 512)
-    return False
+    return size_differs(len(reply.body), step.expect_size)
 
 
 def _extract(extract: Extract, reply: Reply, jar: CookieJar) -> str | None:

@@ -24,7 +24,7 @@ from ..errors import UserError
 from ..scenario.model import ScenarioSet, Step
 from .job import UserSettings
 from .lifeline import child_environment
-from .plan import Plan, status_differs
+from .plan import Plan, size_differs, status_differs
 
 
 @dataclass
@@ -103,7 +103,7 @@ def _compare(step: Step, entry: dict[str, Any]) -> tuple[str | None, str | None]
     if step.expect_type and entry.get("type") and entry["type"] != step.expect_type:
         return f"answered {entry['type']} where {step.expect_type} was recorded", None
     size = entry.get("size", 0)
-    if step.expect_size and not (step.expect_size / 3 - 512 <= size <= step.expect_size * 3 + 512):
+    if size_differs(size, step.expect_size):
         return None, f"{size} bytes where {step.expect_size} were recorded"
     return None, None
 
