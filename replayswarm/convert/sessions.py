@@ -10,7 +10,8 @@ Evidence, strongest first:
 - navigation: a connection whose first request names a page in its Referer belongs to the
   browser that had received that page: a navigation follows a response that had ended before
   it started, a sub-resource one that had at least begun, and a page load fetches each of its
-  scripts, styles and API paths once. When several browsers had that page, the latest to
+  scripts, styles and API paths once; a browser opens its new connections in the same burst as
+  the sub-resource requests it makes on the ones it has. When several browsers had that page, the latest to
   receive it wins and the visit is counted as uncertain.
 Two browsers are never joined: different User-Agents, or two values of one cookie alive at the
 same time. Finally, a long idle gap splits a visit in two.
@@ -52,6 +53,9 @@ class _Groups:
         # (URL or API path → latest start), merged with it, so no question scans a recording.
         self.shown: list[dict[str, float]] = [{} if is_subresource(f) or _called(f) else {f.url.split("#")[0]: f.ended} for f in flows]
         self.asked: list[dict[str, float]] = [{_what(f): f.started} if is_subresource(f) or _called(f) else {} for f in flows]
+        # When each browser asked for sub-resources: a browser opens its new connections in
+        # the same burst as the requests it makes on the ones it has.
+        self.bursts: list[list[float]] = [[f.started] if is_subresource(f) else [] for f in flows]
         self.reasons: list[tuple[int, str]] = []  # (a flow of the merged group, why)
 
     def find(self, i: int) -> int:
@@ -76,7 +80,8 @@ class _Groups:
             self.shown[ra][url] = min(ended, self.shown[ra].get(url, ended))
         for what, started in self.asked[rb].items():
             self.asked[ra][what] = max(started, self.asked[ra].get(what, started))
-        self.shown[rb], self.asked[rb] = {}, {}
+        self.bursts[ra] = sorted(self.bursts[ra] + self.bursts[rb])
+        self.shown[rb], self.asked[rb], self.bursts[rb] = {}, {}, []
         for name, values in self.cookies[rb].items():
             mine = self.cookies[ra].setdefault(name, {})
             for value, (first, last) in values.items():
@@ -90,6 +95,12 @@ class _Groups:
         for i in range(len(self.parent)):
             out[self.find(i)].append(i)
         return list(out.values())
+
+
+def _gap(times: list[float], moment: float) -> float:
+    """How far `moment` is from the nearest of `times` (sorted); infinite when there are none."""
+    k = bisect_right(times, moment)
+    return min((abs(times[i] - moment) for i in (k - 1, k) if 0 <= i < len(times)), default=float("inf"))
 
 
 def _latest(pages: list[tuple[float, int]], until: float, n: int) -> list[int]:
@@ -230,7 +241,7 @@ def _join_by_referer(ordered: Sequence[Recorded], groups: _Groups) -> int:
             shown = [j for j in _latest(by_start[referer], flow.started, len(ordered)) if fits(j)]
         if not shown:
             continue
-        best = shown[0]
+        best = min(shown, key=lambda j: _gap(groups.bursts[groups.find(j)], flow.started)) if is_subresource(flow) else shown[0]
         if len({groups.find(j) for j in shown[:2]}) > 1:
             uncertain += 1
         groups.union(best, i, "Referer")
