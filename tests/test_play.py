@@ -372,23 +372,6 @@ def test_workers_stop_at_once_when_play_is_killed(db, tmp_path, processes):
         target.close()
 
 
-def test_every_request_that_reached_the_target_is_counted_once_retries_included(db, tmp_path):
-    faults = FaultServer()
-    # /reset reads the request, then resets the kept-alive connection /ok left open: the replay
-    # retries on a new connection as a browser does, and both attempts reached the target.
-    yaml_file = scenario_file(tmp_path / "resets.yaml", faults.url, [("resets", 1, [("/ok", 0.0), ("/reset", 0.0), ("/ok", 0.0)])])
-    try:
-        result, summary = play(db, yaml_file, "--host", faults.url, "--users", "3", "--iterations", "12", "--no-validate")
-    finally:
-        faults.close()
-    assert result.returncode == 0, result.stderr
-    by_name = {e["name"]: e for e in summary["endpoints"]}
-    assert summary["requests"] == faults.served == 12 * 4
-    assert by_name["GET /reset"]["requests"] == by_name["GET /reset"]["failures"] == 12 * 2
-    errors = json.loads(cli("run", str(summary["run_id"]), "--json", "--db", db).stdout)["errors"]
-    assert {(e["endpoint"], e["kind"]) for e in errors} == {("GET /reset", "connection reset")}
-
-
 def test_requests_in_flight_at_the_stop_are_counted_as_interrupted(db, tmp_path):
     faults = FaultServer()
     yaml_file = scenario_file(tmp_path / "hang.yaml", faults.url, [("hang", 1, [("/hang", 0.0)])])

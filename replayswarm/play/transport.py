@@ -46,23 +46,16 @@ class _Stale(Exception):
     """A kept-alive connection the server had already closed: the request was not seen."""
 
 
-class _Reset(Exception):
-    """A kept-alive connection reset after the request went out: the server may have seen it."""
-
-
 class Transport:
     """One virtual user's connections: kept alive per target, as a browser keeps them."""
 
-    __slots__ = ("_targets", "_idle", "_timeout", "_insecure", "retried")
+    __slots__ = ("_targets", "_idle", "_timeout", "_insecure")
 
     def __init__(self, targets: tuple[Target, ...], timeout: float, insecure: bool = False) -> None:
         self._targets = targets
         self._idle: list[list[socket.socket] | None] = [None] * len(targets)
         self._timeout = timeout
         self._insecure = insecure
-        # A failed first attempt of the last send that was retried: counted by the caller, so
-        # every request that reached the target is counted once.
-        self.retried: TransportError | None = None
 
     def send(self, target: int, method: str, uri: str, headers: dict[str, str], body: bytes | None) -> Reply:
         t = self._targets[target]
@@ -71,18 +64,14 @@ class Transport:
         timer = gevent.Timeout(self._timeout)
         timer.start()
         sock: socket.socket | None = None
-        self.retried = None
         try:
             if idle:
-                # A browser retries a request that met a closed kept-alive connection once, on a
-                # new one. Closed before the request went out, the server never saw it; reset
-                # after, it may have: that attempt is a failure of its own.
+                # A browser retries a request that met a closed kept-alive connection once,
+                # on a new one; the server never saw it.
                 sock = idle.pop()
                 try:
                     reply, keep = _exchange(sock, request, method, fresh=False)
-                except (_Stale, _Reset) as first:
-                    if isinstance(first, _Reset):
-                        self.retried = TransportError("connection reset", f"{first.__cause__ or 'reset'} (retried on a new connection)")
+                except _Stale:
                     sock.close()
                     sock = None
                     sock = self._connect(t)
@@ -183,16 +172,11 @@ def _request_bytes(method: str, uri: str, authority: str, headers: dict[str, str
 def _exchange(sock: socket.socket, request: bytes, method: str, fresh: bool) -> tuple[Reply, bool]:
     try:
         sock.sendall(request)
+        first = sock.recv(_RECV)
     except (ConnectionResetError, BrokenPipeError):
         if fresh:
             raise
         raise _Stale() from None
-    try:
-        first = sock.recv(_RECV)
-    except ConnectionResetError as exc:
-        if fresh:
-            raise
-        raise _Reset() from exc
     if not first:
         if fresh:
             raise ConnectionResetError("the server closed the connection without a response")

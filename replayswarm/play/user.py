@@ -218,23 +218,13 @@ class VirtualUser:
             stats.error(request.name, "interrupted", "in flight when the run stopped")
             raise
         except TransportError as exc:
-            self._count_retried(request.name)
             stats.request(request.name, None, 0, True)
             stats.error(request.name, exc.kind, str(exc))
             return None
-        self._count_retried(request.name)
         self.micros = int((time.perf_counter() - start) * 1_000_000)
         # Also when nothing is set: a cookie extraction after this reads this request's cookies.
         jar.update(target, uri, reply.headers.get("set-cookie"))
         return reply
-
-    def _count_retried(self, name: str) -> None:
-        """A first attempt that failed and was retried reached the target: it counts too."""
-        retried = self.transport.retried
-        if retried is not None:
-            self.transport.retried = None
-            self.swarm.stats.request(name, None, 0, True)
-            self.swarm.stats.error(name, retried.kind, str(retried))
 
     def render(self, template: Template) -> str:
         constant = template.constant
