@@ -333,6 +333,20 @@ def parse_duration(text: str, option: str) -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
+
+
+def parse_size(text: str, option: str) -> int:
+    """`65536`, `512KiB`, `1MiB`, `2MB` → bytes."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = _UNITS.get(match.group(2).lower()) if match else None
+    if match is None or unit is None:
+        raise UserError(f"{option} {text!r} is not a size (like 65536, 512KiB, 1MiB)")
+    return int(float(match.group(1)) * unit)
+
+
 # -- play --------------------------------------------------------------------------------------------
 
 
@@ -354,6 +368,7 @@ def _positive_users(ctx: click.Context, param: click.Parameter, value: int) -> i
 @click.option("--think", metavar="MIN-MAX", help="Think uniformly between MIN and MAX seconds instead of what was observed.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True, help="Seconds a request may take, from connecting to its last byte.")
 @click.option("--stop-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True, help="Seconds in-flight requests get to finish when the run stops.")
+@click.option("--max-body", default="1MiB", show_default=True, metavar="SIZE", help="The most of a response body held for extractions; the rest is counted and dropped.")
 @click.option("--label", help="A name for this run (a build, a branch).")
 @click.option("--tag", multiple=True, metavar="KEY=VALUE", help="Stored with the run (git sha, build number); repeatable.")
 @click.option("--threshold", multiple=True, metavar="EXPR", help="p95<800ms, errors<1%, rps>100, 'GET /x/{id}/:p99<2s'; exit 1 when one fails.")
@@ -371,7 +386,7 @@ def _positive_users(ctx: click.Context, param: click.Parameter, value: int) -> i
 @db_option
 def play(
     source: str, host: str | None, host_map: tuple[str, ...], users: int, spawn_rate: float, duration: str | None,
-    iterations: int | None, think_scale: float, think: str | None, timeout: float, stop_timeout: float,
+    iterations: int | None, think_scale: float, think: str | None, timeout: float, stop_timeout: float, max_body: str,
     label: str | None, tag: tuple[str, ...], threshold: tuple[str, ...], abort_on_threshold: bool, processes: str,
     data_file: Path | None, variables: tuple[str, ...], seed: int, insecure: bool, no_validate: bool, max_rps: float | None,
     abort_on_errors: str, quiet: bool,
@@ -402,7 +417,7 @@ def play(
         validate=not no_validate, max_rps=max_rps, abort_on_errors=parse_error_guard(abort_on_errors),
         user=UserSettings(
             seed=seed, think_scale=think_scale, think_range=_think_range(think), timeout=timeout, insecure=insecure,
-            variables=_pairs(variables, "--var"), data=_read_data(data_file) if data_file else (),
+            max_body=parse_size(max_body, "--max-body"), variables=_pairs(variables, "--var"), data=_read_data(data_file) if data_file else (),
             use_recorded=True,
         ),
     )

@@ -9,8 +9,13 @@
 /500           a server error
 /gzip-cut      a gzip body that ends before its end (Content-Length matches what is sent)
 /drop          a small response, then the connection closes without a word (an idle keep-alive
-               connection the server gave up on)
+               connection the server gave up on), gracefully: what arrives after is read and
+               dropped, as nginx's lingering close does, so the client sees an end, not a reset
 /eof?n=N       HTTP/1.0, N bytes with no length, ended by closing the connection
+/flaky         every 20th request to it is read and then reset; the others get a small answer
+/flood         an endless chunked body, sent as fast as the client takes it
+/drip          an endless event stream: one event a second
+/tail?n=N      N bytes of text, then `token=Tail9x7Q` at the very end
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ class FaultServer:
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.served = 0
+        self.resets = 0
+        self._flaky = 0
+        self._lock = threading.Lock()
         self.accept_encodings: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
@@ -70,7 +78,8 @@ class FaultServer:
                 target = head.split(b"\r\n", 1)[0].split(b" ")[1].decode()
                 url = urlsplit(target)
                 n = int(parse_qs(url.query).get("n", ["0"])[0])
-                self.served += 1
+                with self._lock:
+                    self.served += 1
                 for line in head.split(b"\r\n")[1:]:
                     name, _, value = line.decode("latin-1").partition(":")
                     if name.lower() == "accept-encoding":
@@ -112,7 +121,41 @@ class FaultServer:
                          + f"\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
         elif path == "/drop":
             conn.sendall(text + b"Content-Length: 4\r\n\r\ndrop")
+            conn.shutdown(socket.SHUT_WR)
+            conn.settimeout(2)
+            try:
+                while conn.recv(65536):
+                    pass
+            except OSError:
+                pass
             return False
+        elif path == "/flaky":
+            with self._lock:
+                self._flaky += 1
+                reset = self._flaky % 20 == 0
+                self.resets += reset
+            if reset:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return False
+            conn.sendall(text + b"Content-Length: 2\r\n\r\nok")
+        elif path in ("/flood", "/drip"):
+            kind = b"text/plain" if path == "/flood" else b"text/event-stream"
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: " + kind + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+            piece = CHUNK if path == "/flood" else b"data: tick\n\n"
+            try:
+                while not self._stop.is_set():
+                    conn.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                    if path == "/drip":
+                        self._stop.wait(1)
+            except OSError:
+                pass
+            return False
+        elif path == "/tail":
+            tail = b" token=Tail9x7Q"
+            conn.sendall(text + f"Content-Length: {n + len(tail)}\r\n\r\n".encode())
+            for start in range(0, n, len(CHUNK)):
+                conn.sendall(CHUNK[: min(len(CHUNK), n - start)])
+            conn.sendall(tail)
         elif path == "/eof":
             conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body_bytes(n))
             return False

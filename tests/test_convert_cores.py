@@ -111,3 +111,13 @@ def test_templates_render_variables_and_keep_literal_dollar_braces():
         raise AssertionError("a missing variable must be reported")
     except MissingVariable as exc:
         assert exc.args[0] == "missing"
+
+
+def test_random_tokens_look_unique_with_or_without_digits_and_words_do_not():
+    from replayswarm.convert.recorded import looks_unique
+
+    # secrets.token_urlsafe(24) draws no digit about once in 230 tokens: still a token.
+    assert looks_unique("et-LJLyiQRRbmWcPlGVyjfBVTaKAayyG") and looks_unique("hSgInvQ_qx8zDwBSRU34nfDwa-wbm86Q")
+    assert looks_unique("3f9a0c1e77b24d1e")
+    for word in ("AbstractSingletonProxyFactoryBean", "XMLHttpRequestHeaders", "hello-world-this-is-a-slug", "carol"):
+        assert not looks_unique(word), word

@@ -102,13 +102,21 @@ def same_url(a: str, b: str) -> bool:
     return urlsplit(a)._replace(fragment="") == urlsplit(b)._replace(fragment="")
 
 
+_TOKEN_CHARS = re.compile(r"^[\w\-.%+/=:]+$")
 _UNIQUE = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)[\w\-.%+/=:]{12,}$|^[0-9a-f]{16,}$", re.IGNORECASE)
 
 
 def looks_unique(value: str) -> bool:
     """A value that names one browser or one page view: long and mixed, like a session id or
-    a CSRF token."""
-    return bool(_UNIQUE.match(value))
+    a CSRF token. A random token may hold no digit (one in 230 of 32 URL-safe characters):
+    then a long run with upper and lower case near evenly mixed, as no CamelCase word is."""
+    if _UNIQUE.match(value):
+        return True
+    if len(value) < 20 or not _TOKEN_CHARS.match(value):
+        return False
+    upper = sum(c.isupper() for c in value)
+    lower = sum(c.islower() for c in value)
+    return min(upper, lower) >= len(value) // 3
 
 
 def request_cookies(flow: Recorded) -> list[tuple[str, str]]:

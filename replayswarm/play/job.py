@@ -14,6 +14,8 @@ class UserSettings:
     think_scale: float = 1.0
     think_range: tuple[float, float] | None = None  # --think MIN-MAX, like Locust's between()
     timeout: float = 30.0
+    # --max-body: the most of a response body a user holds, for the extractions that read it.
+    max_body: int = 1 << 20
     insecure: bool = False
     variables: Mapping[str, str] = field(default_factory=dict)  # --var
     data: Sequence[Mapping[str, str]] = ()  # --data rows, one per virtual user

@@ -103,7 +103,8 @@ class PlannedStep:
     # A failure here breaks the rest of the iteration: later steps need what it hands out,
     # or it changes state (a login, a form post).
     critical: bool
-    position: int = 0  # its index among the scenario's steps (some may not be planned)
+    position: int = 0
+    reads_body: bool = False  # an extraction reads the body: play keeps up to --max-body of it  # its index among the scenario's steps (some may not be planned)
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
                 resources=tuple(resources),
                 critical=bool(step.extract) or step.request.method not in ("GET", "HEAD", "OPTIONS"),
                 position=position,
+                reads_body=any(e.source not in ("header", "cookie") for e in step.extract),
             ))
         if steps:
             scenarios.append(PlannedScenario(name=s.name, weight=s.weight, steps=tuple(steps), recorded=dict((recorded or {}).get(s.name, {}))))

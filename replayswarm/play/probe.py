@@ -20,8 +20,6 @@ from .stats import Stats  # noqa: E402
 from .transport import Reply  # noqa: E402
 from .user import Swarm, VirtualUser  # noqa: E402
 
-BODY_KEPT = 1 << 20  # what convert may read of a live answer, to see which values vary
-
 
 class _Errors(Stats):
     """Stats that also remember the last error, to say why a step got no reply."""
@@ -50,12 +48,12 @@ def probe(plan: Plan, settings: UserSettings, keep_bodies: bool) -> list[dict[st
                     status=reply.status,
                     type=ctype.split(";", 1)[0].strip().lower() if isinstance(ctype, str) else None,
                     location=location if isinstance(location, str) else None,
-                    size=len(reply.body),
+                    size=reply.size,
                     missing=missing,
                 )
                 if keep_bodies:
                     entry["headers"] = {k: v for k, v in reply.headers.items() if isinstance(v, str)}
-                    entry["body"] = reply.body[:BODY_KEPT].decode("utf-8", "replace")
+                    entry["body"] = reply.body.decode("utf-8", "replace")
             seen.append(entry)
 
         swarm.observe = observe

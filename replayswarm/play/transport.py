@@ -1,10 +1,15 @@
 """HTTP/1.1 over gevent sockets: the virtual users' client. Worker processes only.
 
-Ours rather than a library's because it is the hot path and needs little: keep-alive
-connections, one deadline per request, status, headers and a decoded body. geventhttpclient
-(what Locust's FastHttpUser uses) probes every pooled socket with select() before use, builds
-header objects and arms a timer per socket operation; a loop on this client's approach does
-twice its requests per core, and play doubled its own rate when it moved here (bench/).
+Ours on top of a parser because it is the hot path and needs little: keep-alive connections,
+one deadline per request, and each response read once as it arrives. geventhttpclient (what
+Locust's FastHttpUser uses) probes every pooled socket with select() before use, builds header
+objects and arms a timer per socket operation; play doubled its rate when it left it (bench/).
+
+Responses are parsed by httptools (llhttp, Node's parser, as uvicorn uses it): it parses a
+response 1.3x as fast as the hand-written parser it replaced (bench/parser_speed.py), and is
+fuzzed in tests/test_transport.py. The body streams through: its size is counted, it is
+decoded as it comes, and only its first `keep` bytes are held (what extractions and checks
+read, at most --max-body), so a worker's memory does not grow with response size.
 """
 
 from __future__ import annotations
@@ -17,21 +22,23 @@ from dataclasses import dataclass
 
 import brotli
 import gevent
+import httptools
 import zstandard
 
 from .plan import Target
 
 _RECV = 65536
 _MAX_HEAD = 64 * 1024
-_NO_BODY = frozenset((204, 304))
 
 
 @dataclass(slots=True)
 class Reply:
     status: int
     headers: dict[str, str | list[str]]  # lower-case names; a repeated header gives a list
-    body: bytes  # decoded
-    wire_bytes: int
+    body: bytes  # decoded; only its first `keep` bytes (see Transport.send)
+    size: int  # the decoded length of the whole body
+    wire_bytes: int  # the body's length as it came over the wire
+    clipped: bool  # the body went on beyond what was kept
 
 
 class TransportError(Exception):
@@ -46,52 +53,72 @@ class _Stale(Exception):
     """A kept-alive connection the server had already closed: the request was not seen."""
 
 
+class _Reset(Exception):
+    """A kept-alive connection reset before any of the response: the request had gone out."""
+
+
+class _Beyond(Exception):
+    """Bytes after the response: another message began on the connection."""
+
+
 class Transport:
     """One virtual user's connections: kept alive per target, as a browser keeps them."""
 
-    __slots__ = ("_targets", "_idle", "_timeout", "_insecure")
+    __slots__ = ("_targets", "_idle", "_timeout", "_insecure", "reset")
 
     def __init__(self, targets: tuple[Target, ...], timeout: float, insecure: bool = False) -> None:
         self._targets = targets
         self._idle: list[list[socket.socket] | None] = [None] * len(targets)
         self._timeout = timeout
         self._insecure = insecure
+        # Set by send() when the request was first sent on a kept-alive connection that the
+        # server reset after taking it: the caller counts that attempt, then the retry's result.
+        self.reset: TransportError | None = None
 
-    def send(self, target: int, method: str, uri: str, headers: dict[str, str], body: bytes | None) -> Reply:
+    def send(self, target: int, method: str, uri: str, headers: dict[str, str], body: bytes | None, keep: int = 0) -> Reply:
+        """Send one request and read its response whole within the timeout, holding the first
+        `keep` bytes of the decoded body. Raises TransportError (or lets a GreenletExit through)."""
         t = self._targets[target]
         request = _request_bytes(method, uri, t.authority, headers, body)
         idle = self._idle[target]
+        self.reset = None
+        reading = _Reading(keep)
         timer = gevent.Timeout(self._timeout)
         timer.start()
         sock: socket.socket | None = None
         try:
             if idle:
-                # A browser retries a request that met a closed kept-alive connection once,
-                # on a new one; the server never saw it.
                 sock = idle.pop()
                 try:
-                    reply, keep = _exchange(sock, request, method, fresh=False)
-                except _Stale:
+                    alive = _exchange(sock, request, method, reading, fresh=False)
+                except (_Stale, _Reset) as exc:
+                    # A browser retries once on a new connection. A server that had closed the
+                    # idle connection (its FIN came first: the request was never read) is no
+                    # failure; a reset after the request went out was the server's answer to it
+                    # (servers close idle connections gracefully, as nginx's lingering close), and counts.
+                    if isinstance(exc, _Reset):
+                        self.reset = TransportError("connection reset", "reset by the server before any response")
                     sock.close()
                     sock = None
                     sock = self._connect(t)
-                    reply, keep = _exchange(sock, request, method, fresh=True)
+                    reading = _Reading(keep)
+                    alive = _exchange(sock, request, method, reading, fresh=True)
             else:
                 sock = self._connect(t)
-                reply, keep = _exchange(sock, request, method, fresh=True)
+                alive = _exchange(sock, request, method, reading, fresh=True)
         except BaseException as exc:
             if sock is not None:
                 sock.close()  # half a response may be left on it
-            raise _failure(exc, timer, self._timeout) from None
+            raise _failure(exc, timer, self._timeout, reading) from None
         finally:
             timer.close()
-        if keep:
+        if alive:
             if idle is None:
                 idle = self._idle[target] = []
             idle.append(sock)
         else:
             sock.close()
-        return reply
+        return reading.reply()
 
     def _connect(self, t: Target) -> socket.socket:
         sock = socket.create_connection((t.host, t.port))
@@ -107,6 +134,204 @@ class Transport:
         self._idle = [None] * len(self._targets)
 
 
+def _exchange(sock: socket.socket, request: bytes, method: str, reading: _Reading, fresh: bool) -> bool:
+    """Send the request and read the response into `reading`; whether the connection may be kept."""
+    try:
+        sock.sendall(request)
+    except (ConnectionResetError, BrokenPipeError):
+        if fresh:
+            raise
+        raise _Stale() from None
+    try:
+        data = sock.recv(_RECV)
+    except ConnectionResetError:
+        if fresh:
+            raise
+        raise _Reset() from None
+    if not data:
+        if fresh:
+            raise ConnectionResetError("the server closed the connection without a response")
+        raise _Stale()
+    parser = httptools.HttpResponseParser(reading)
+    reading.parser = parser
+    head = 0
+    try:
+        while True:
+            parser.feed_data(data)
+            if reading.done or (reading.head and method == "HEAD"):
+                break
+            if not reading.head:
+                head += len(data)
+                if head > _MAX_HEAD:
+                    raise TransportError("bad response", "response headers over 64 KiB")
+            data = sock.recv(_RECV)
+            if not data:
+                return reading.closed()
+    except httptools.HttpParserUpgrade:
+        reading.complete()
+        return False  # 101 Switching Protocols: the connection is no longer HTTP
+    except httptools.HttpParserCallbackError as exc:
+        if isinstance(exc.__context__, _Beyond):
+            return False  # bytes after the response: the connection is out of step
+        if isinstance(exc.__context__, TransportError):
+            raise exc.__context__ from None
+        raise
+    except httptools.HttpParserError as exc:
+        raise TransportError("bad response", str(exc) or type(exc).__name__) from None
+    finally:
+        reading.parser = None
+    return reading.keep
+
+
+class _Reading:
+    """httptools' callbacks for one response: the final status, its headers, and its body as it
+    streams (counted, decoded, the first `room` bytes kept)."""
+
+    __slots__ = ("parser", "status", "headers", "head", "keep", "done", "wire", "size", "kept", "room", "clipped", "decoders")
+
+    def __init__(self, room: int) -> None:
+        self.parser: httptools.HttpResponseParser | None = None
+        self.status = 0
+        self.headers: dict[str, str | list[str]] = {}
+        self.head = False  # the final response's headers are complete
+        self.keep = False  # the connection may carry the next request
+        self.done = False
+        self.wire = 0
+        self.size = 0
+        self.kept: list[bytes] = []
+        self.room = room
+        self.clipped = False
+        self.decoders: list[_Decoder] | None = None
+
+    def on_message_begin(self) -> None:
+        if self.done:
+            raise _Beyond()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1").strip()
+        old = self.headers.get(key)
+        if old is None:
+            self.headers[key] = text
+        elif isinstance(old, list):
+            old.append(text)
+        else:
+            self.headers[key] = [old, text]
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()  # type: ignore[union-attr]
+        if 100 <= status < 200 and status != 101:
+            self.headers = {}  # 100 Continue and other interim responses: the real one follows
+            return
+        self.status = status
+        self.head = True
+        # Asked now: llhttp forgets the answer once the message is complete.
+        self.keep = self.parser.should_keep_alive()  # type: ignore[union-attr]
+        coding = self.headers.get("content-encoding")
+        if coding:
+            codings = coding if isinstance(coding, str) else ",".join(coding)
+            # Undone last applied first.
+            self.decoders = [_Decoder(c) for c in reversed([c.strip().lower() for c in codings.split(",")]) if c and c != "identity"]
+
+    def on_body(self, data: bytes) -> None:
+        self.wire += len(data)
+        if self.decoders:
+            for decoder in self.decoders:
+                data = decoder.feed(data)
+        self._take(data)
+
+    def _take(self, data: bytes) -> None:
+        self.size += len(data)
+        room = self.room
+        if room <= 0:
+            if data:
+                self.clipped = True
+            return
+        if len(data) > room:
+            self.clipped = True
+            data = data[:room]
+        self.kept.append(data)
+        self.room = room - len(data)
+
+    def on_message_complete(self) -> None:
+        if self.head:
+            self.complete()
+
+    def complete(self) -> None:
+        """The body is whole: a coding that ends before its end is a failure, never garbage."""
+        if self.done:
+            return
+        self.done = True
+        if self.decoders and self.wire:
+            for i, decoder in enumerate(self.decoders):
+                tail = decoder.finish()
+                for later in self.decoders[i + 1:]:
+                    tail = later.feed(tail)
+                self._take(tail)
+
+    def closed(self) -> bool:
+        """The server closed the connection before the response was complete."""
+        if not self.head:
+            raise ConnectionResetError("the server closed the connection inside the response headers")
+        if "content-length" in self.headers or "chunked" in str(self.headers.get("transfer-encoding", "")).lower():
+            length = self.headers.get("content-length")
+            raise TransportError("truncated body", f"got {self.wire} of {length} bytes" if length else f"the connection closed inside a chunked body after {self.wire} bytes")
+        self.complete()  # a body delimited by the end of the connection
+        return False
+
+    def reply(self) -> Reply:
+        body = self.kept[0] if len(self.kept) == 1 else b"".join(self.kept)
+        return Reply(self.status, self.headers, body, self.size, self.wire, self.clipped)
+
+
+class _Decoder:
+    """One content coding, undone as the body streams."""
+
+    __slots__ = ("coding", "obj")
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        if coding in ("gzip", "x-gzip"):
+            self.obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif coding == "deflate":
+            self.obj = None  # zlib-wrapped or raw: told by the first bytes
+        elif coding == "br":
+            self.obj = brotli.Decompressor()
+        elif coding == "zstd":
+            self.obj = zstandard.ZstdDecompressor().decompressobj()
+        else:
+            raise TransportError("decode error", f"unknown content coding {coding!r}")
+
+    def feed(self, data: bytes) -> bytes:
+        try:
+            if self.coding == "br":
+                return self.obj.process(data)
+            if self.obj is None:  # deflate's first bytes
+                self.obj = zlib.decompressobj()
+                try:
+                    return self.obj.decompress(data)
+                except zlib.error:
+                    self.obj = zlib.decompressobj(-zlib.MAX_WBITS)
+            return self.obj.decompress(data)
+        except (zlib.error, brotli.error, zstandard.ZstdError) as exc:
+            raise TransportError("decode error", f"{self.coding}: {exc}") from None
+
+    def finish(self) -> bytes:
+        obj = self.obj
+        if self.coding == "br":
+            if not obj.is_finished():
+                raise TransportError("decode error", "br body ends before its end")
+            return b""
+        if self.coding == "zstd":
+            if not obj.eof:
+                raise TransportError("decode error", "zstd body ends before its end")
+            return b""
+        tail = obj.flush() if obj is not None else b""
+        if self.coding != "deflate" and not obj.eof:
+            raise TransportError("decode error", "gzip body ends before its end")
+        return tail
+
+
 # OpenSSL's verification codes, as the failures people tell apart.
 _TLS_KINDS = {
     10: "tls: certificate expired",
@@ -119,15 +344,18 @@ _TLS_KINDS = {
 }
 
 
-def _failure(exc: BaseException, timer: gevent.Timeout, seconds: float) -> BaseException:
+def _failure(exc: BaseException, timer: gevent.Timeout, seconds: float, reading: _Reading) -> BaseException:
     """How a failed exchange is counted; anything else (a greenlet being killed) goes on as it is."""
     if exc is timer:
-        return TransportError("timeout", f"no complete response in {seconds:g}s")
+        if reading.head:
+            # The answer began but its body did not end: an event stream, a drip, a stalled download.
+            return TransportError("body timeout", f"{reading.wire} bytes of the body in {seconds:g}s, and no end")
+        return TransportError("timeout", f"no response in {seconds:g}s")
     if isinstance(exc, TransportError):
         return exc
     if isinstance(exc, ConnectionRefusedError):
         return TransportError("connection refused", exc.strerror or str(exc))
-    if isinstance(exc, (ConnectionResetError, BrokenPipeError, _Stale)):
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, _Stale, _Reset)):
         return TransportError("connection reset", str(exc) or "the server closed the connection")
     if isinstance(exc, ssl.SSLCertVerificationError):
         return TransportError(_TLS_KINDS.get(exc.verify_code, "tls error"), exc.verify_message or str(exc))
@@ -169,144 +397,6 @@ def _request_bytes(method: str, uri: str, authority: str, headers: dict[str, str
     return data + body if body else data
 
 
-def _exchange(sock: socket.socket, request: bytes, method: str, fresh: bool) -> tuple[Reply, bool]:
-    try:
-        sock.sendall(request)
-        first = sock.recv(_RECV)
-    except (ConnectionResetError, BrokenPipeError):
-        if fresh:
-            raise
-        raise _Stale() from None
-    if not first:
-        if fresh:
-            raise ConnectionResetError("the server closed the connection without a response")
-        raise _Stale()
-    buf = _Buffer(sock, first)
-    while True:
-        status, version, headers = _parse_head(buf.head())
-        if not 100 <= status < 200 or status == 101:
-            break  # 100 Continue and other interim responses: the real one follows
-    connection = headers.get("connection", "")
-    connection = (connection if isinstance(connection, str) else ",".join(connection)).lower()
-    keep = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
-    if method == "HEAD" or status in _NO_BODY:
-        raw = b""
-    elif "chunked" in str(headers.get("transfer-encoding", "")).lower():
-        raw = buf.chunked()
-    elif "content-length" in headers:
-        length = headers["content-length"]
-        if not isinstance(length, str) or not length.isdigit():
-            raise TransportError("bad response", f"Content-Length {length!r}")
-        raw = buf.exactly(int(length))
-    else:
-        raw = buf.to_close()
-        keep = False
-    if buf.data:
-        keep = False  # bytes after the response: the connection is out of step
-    body = raw
-    encoding = headers.get("content-encoding")
-    if encoding and raw:
-        body = _decode(raw, encoding if isinstance(encoding, str) else encoding[-1])
-    return Reply(status, headers, body, len(raw)), keep
-
-
-def _parse_head(head: bytes) -> tuple[int, str, dict[str, str | list[str]]]:
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-        raise TransportError("bad response", f"status line {lines[0][:80]!r}")
-    headers: dict[str, str | list[str]] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise TransportError("bad response", f"header line {line[:80]!r}")
-        name = name.strip().lower()
-        value = value.strip()
-        old = headers.get(name)
-        if old is None:
-            headers[name] = value
-        elif isinstance(old, list):
-            old.append(value)
-        else:
-            headers[name] = [old, value]
-    return int(parts[1]), parts[0], headers
-
-
-class _Buffer:
-    """What has been received of one response and not yet consumed."""
-
-    __slots__ = ("sock", "data")
-
-    def __init__(self, sock: socket.socket, first: bytes) -> None:
-        self.sock = sock
-        self.data = first
-
-    def _fill(self, what: str) -> None:
-        more = self.sock.recv(_RECV)
-        if not more:
-            raise TransportError("truncated body", f"the connection closed inside {what}")
-        # A bytearray grows in place: a long body is not copied again with every piece.
-        if not isinstance(self.data, bytearray):
-            self.data = bytearray(self.data)
-        self.data += more
-
-    def head(self) -> bytes:
-        end = self.data.find(b"\r\n\r\n")
-        while end < 0:
-            if len(self.data) > _MAX_HEAD:
-                raise TransportError("bad response", "response headers over 64 KiB")
-            try:
-                self._fill("the response headers")
-            except TransportError:
-                raise ConnectionResetError("the server closed the connection inside the response headers") from None
-            end = self.data.find(b"\r\n\r\n")
-        head = bytes(self.data[:end])
-        self.data = self.data[end + 4:]
-        return head
-
-    def exactly(self, length: int) -> bytes:
-        while len(self.data) < length:
-            try:
-                self._fill("the body")
-            except TransportError:
-                raise TransportError("truncated body", f"got {len(self.data)} of {length} bytes") from None
-        body = bytes(self.data[:length])
-        self.data = self.data[length:]
-        return body
-
-    def line(self) -> bytes:
-        end = self.data.find(b"\r\n")
-        while end < 0:
-            self._fill("a chunked body")
-            end = self.data.find(b"\r\n")
-        line = bytes(self.data[:end])
-        self.data = self.data[end + 2:]
-        return line
-
-    def chunked(self) -> bytes:
-        pieces = []
-        while True:
-            size_text = self.line().split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise TransportError("bad response", f"chunk size {size_text[:20]!r}") from None
-            if size == 0:
-                while self.line():
-                    pass  # trailers, up to the empty line
-                return b"".join(pieces)
-            pieces.append(self.exactly(size))
-            if self.line():
-                raise TransportError("bad response", "a chunk longer than its size")
-
-    def to_close(self) -> bytes:
-        pieces = [bytes(self.data)]
-        while more := self.sock.recv(_RECV):
-            pieces.append(more)
-        self.data = b""
-        return b"".join(pieces)
-
-
 def encode(data: bytes, coding: str) -> bytes:
     """Apply a content coding to a request body, as the recorded request had it."""
     if coding == "gzip":
@@ -318,39 +408,3 @@ def encode(data: bytes, coding: str) -> bytes:
     if coding == "zstd":
         return zstandard.ZstdCompressor().compress(data)
     return data
-
-
-def _decode(raw: bytes, encodings: str) -> bytes:
-    """Undo the content codings, last applied first; a body that does not decode under its
-    declared coding is a failure, never a success with garbage."""
-    for coding in reversed([c.strip().lower() for c in encodings.split(",") if c.strip()]):
-        raw = _undo(raw, coding)
-    return raw
-
-
-def _undo(raw: bytes, coding: str) -> bytes:
-    try:
-        if coding in ("gzip", "x-gzip"):
-            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            data = d.decompress(raw) + d.flush()
-            if not d.eof:
-                raise TransportError("decode error", "gzip body ends before its end")
-            return data
-        if coding == "deflate":
-            try:
-                return zlib.decompress(raw)
-            except zlib.error:
-                return zlib.decompress(raw, -zlib.MAX_WBITS)
-        if coding == "br":
-            return brotli.decompress(raw)
-        if coding == "zstd":
-            z = zstandard.ZstdDecompressor().decompressobj()
-            data = z.decompress(raw)
-            if not z.eof:
-                raise TransportError("decode error", "zstd body ends before its end")
-            return data
-    except (zlib.error, brotli.error, zstandard.ZstdError) as exc:
-        raise TransportError("decode error", f"{coding}: {exc}") from None
-    if coding == "identity":
-        return raw
-    raise TransportError("decode error", f"unknown content coding {coding!r}")

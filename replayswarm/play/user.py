@@ -134,8 +134,9 @@ class VirtualUser:
     def run_step(self, step: PlannedStep) -> bool:
         stats = self.swarm.stats
         request = step.request
-        reply = self.send(request)
         observe = self.swarm.observe
+        keep = self.swarm.settings.max_body if step.reads_body or observe is not None else 0
+        reply = self.send(request, keep)
         if reply is None:
             if observe is not None:
                 observe(step, None, [])
@@ -149,7 +150,8 @@ class VirtualUser:
             if value is None:
                 failed = True
                 missing.append(extract.var)
-                stats.error(request.name, "extraction failed", f"{extract.var}: nothing matched in the {extract.source}")
+                cut = f" (its first {len(reply.body)} bytes, --max-body)" if reply.clipped and extract.source not in ("header", "cookie") else ""
+                stats.error(request.name, "extraction failed", f"{extract.var}: nothing matched in the {extract.source}{cut}")
             else:
                 self.vars[extract.var] = value
         if observe is not None:
@@ -172,8 +174,9 @@ class VirtualUser:
                 self.swarm.stats.error(resource.name, f"status {reply.status}", f"{reply.status} where {resource.expect_status} was recorded")
             self.swarm.stats.request(resource.name, self.micros, reply.wire_bytes, failed)
 
-    def send(self, request: PlannedRequest) -> Reply | None:
-        """Render, send, and count a request that got no response; sets self.micros."""
+    def send(self, request: PlannedRequest, keep: int = 0) -> Reply | None:
+        """Render, send, and count a request that got no response; sets self.micros. The reply
+        holds the first `keep` bytes of the decoded body."""
         stats = self.swarm.stats
         if request.unrecorded is not None:
             stats.request(request.name, None, 0, True)
@@ -211,20 +214,31 @@ class VirtualUser:
         start = time.perf_counter()
         transport = self.transport
         try:
-            reply = transport.send(request.target, request.method, uri, headers, body)
+            reply = transport.send(request.target, request.method, uri, headers, body, keep)
         except GreenletExit:
             # In flight when the run stopped: it reached the target, or may have; it counts.
+            self.count_reset(request)
             stats.request(request.name, None, 0, True)
             stats.error(request.name, "interrupted", "in flight when the run stopped")
             raise
         except TransportError as exc:
+            self.count_reset(request)
             stats.request(request.name, None, 0, True)
             stats.error(request.name, exc.kind, str(exc))
             return None
+        self.count_reset(request)
         self.micros = int((time.perf_counter() - start) * 1_000_000)
         # Also when nothing is set: a cookie extraction after this reads this request's cookies.
         jar.update(target, uri, reply.headers.get("set-cookie"))
         return reply
+
+    def count_reset(self, request: PlannedRequest) -> None:
+        """The first attempt of a request the server reset on a kept-alive connection, before
+        the browser-like retry: it reached the target, so it counts, as the failure it was."""
+        reset = self.transport.reset
+        if reset is not None:
+            self.swarm.stats.request(request.name, None, 0, True)
+            self.swarm.stats.error(request.name, reset.kind, str(reset))
 
     def render(self, template: Template) -> str:
         constant = template.constant
@@ -270,7 +284,7 @@ def _deviates(step: PlannedStep, reply: Reply) -> bool:
         ctype = reply.headers.get("content-type")
         if isinstance(ctype, str) and ctype.split(";", 1)[0].strip().lower() != step.expect_type:
             return True
-    return size_differs(len(reply.body), step.expect_size)
+    return size_differs(reply.size, step.expect_size)
 
 
 def _extract(extract: Extract, reply: Reply, jar: CookieJar) -> str | None:
