@@ -379,6 +379,7 @@ def _positive_users(ctx: click.Context, param: click.Parameter, value: int) -> i
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the scenario interleave and think-time sampling.")
 @click.option("--insecure", is_flag=True, help="Do not verify the target's TLS certificate.")
 @click.option("--no-validate", is_flag=True, help="Swarm without a validation replay of each scenario first.")
+@click.option("--allow-recorded-origin", is_flag=True, help="Allow load on the origin the recording was made on (often production).")
 @click.option("--max-rps", type=click.FloatRange(min=0, min_open=True), help="Cap the total request rate (all processes).")
 @click.option("--abort-on-errors", default="90%/30s", show_default=True, metavar="PERCENT/DURATION|off", help="Stop when failures stay this high this long.")
 @click.option("--quiet", "-q", is_flag=True, help="No live table or progress lines.")
@@ -388,7 +389,8 @@ def play(
     source: str, host: str | None, host_map: tuple[str, ...], users: int, spawn_rate: float, duration: str | None,
     iterations: int | None, think_scale: float, think: str | None, timeout: float, stop_timeout: float, max_body: str,
     label: str | None, tag: tuple[str, ...], threshold: tuple[str, ...], abort_on_threshold: bool, processes: str,
-    data_file: Path | None, variables: tuple[str, ...], seed: int, insecure: bool, no_validate: bool, max_rps: float | None,
+    data_file: Path | None, variables: tuple[str, ...], seed: int, insecure: bool, no_validate: bool,
+    allow_recorded_origin: bool, max_rps: float | None,
     abort_on_errors: str, quiet: bool,
     as_json: bool, db: str,
 ) -> int:
@@ -414,7 +416,7 @@ def play(
         source=source, host=host, host_map=host_map, users=users, spawn_rate=spawn_rate, duration=seconds,
         iterations=iterations, processes=min(count, users), thresholds=tuple(parse_threshold(t) for t in threshold),
         abort_on_threshold=abort_on_threshold, label=label, tags=_pairs(tag, "--tag"), stop_timeout=stop_timeout,
-        validate=not no_validate, max_rps=max_rps, abort_on_errors=parse_error_guard(abort_on_errors),
+        validate=not no_validate, allow_recorded_origin=allow_recorded_origin, max_rps=max_rps, abort_on_errors=parse_error_guard(abort_on_errors),
         user=UserSettings(
             seed=seed, think_scale=think_scale, think_range=_think_range(think), timeout=timeout, insecure=insecure,
             max_body=parse_size(max_body, "--max-body"), variables=_pairs(variables, "--var"), data=_read_data(data_file) if data_file else (),

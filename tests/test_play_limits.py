@@ -101,3 +101,81 @@ def test_a_request_reset_on_a_kept_alive_connection_counts_then_its_retry_counts
     # The target's own count: every request it read is counted once, as a success or a reset.
     assert run["requests"] == faults.served == 80 * 6 + faults.resets
     assert kinds(run) == {"connection reset": faults.resets} and faults.resets >= 20
+
+
+LOCKER = (
+    "import sqlite3, sys, time\n"
+    "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+    "db.execute('BEGIN IMMEDIATE')\n"
+    "print('locked', flush=True)\n"
+    "time.sleep(float(sys.argv[2]))\n"
+    "db.execute('COMMIT')\n"
+)
+
+
+def hold_write_lock(path: str, seconds: float) -> subprocess.Popen:
+    """Another process holding SQLite's write lock for `seconds`: over play's busy timeout (5 s)."""
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, path, str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert locker.stdout.readline() == "locked\n"
+    return locker
+
+
+def test_a_database_locked_by_another_process_delays_statistics_but_loses_none(db, tmp_path):
+    import time
+
+    from tests.target import CountingTarget
+
+    target = CountingTarget()
+    yaml_file = scenario_file(tmp_path / "steady.yaml", target.url, [("steady", 1, [("/a", 0.02)])])
+    proc = subprocess.Popen([sys.executable, "-m", "replayswarm", "play", yaml_file, "--host", target.url, "--users", "5",
+                             "--spawn-rate", "100", "--duration", "12s", "--no-validate", "--quiet", "--json", "--db", db],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)
+        locker = hold_write_lock(db.removeprefix("sqlite:///"), 8)
+        out, err = proc.communicate(timeout=120)
+        locker.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        target.close()
+    assert proc.returncode == 0, err
+    summary = json.loads(out)
+    assert "the database has taken no statistics for" in err and "every request is stored" in err
+    [run] = json.loads(cli("runs", "--json", "--db", db).stdout)
+    assert run["status"] == "completed" and run["requests"] == summary["requests"] == target.served > 100
+
+
+def test_ten_thousand_distinct_sub_resource_urls_keep_the_endpoints_bounded(db, tmp_path):
+    from tests.target import CountingTarget
+
+    target = CountingTarget()
+    yaml_file = tmp_path / "assets.yaml"
+    doc = yaml.safe_load(open(scenario_file(yaml_file, target.url, [("assets", 1, [("/page", 0.0)])])))
+    doc["scenarios"][0]["steps"][0]["resources"] = [{"url": f"{target.url}/static/chunk-{i}.js"} for i in range(10_000)]
+    yaml_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        result = cli("play", str(yaml_file), "--host", target.url, "--users", "1", "--iterations", "1", "--no-validate",
+                     "--json", "--db", db, timeout=300)
+    finally:
+        target.close()
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["requests"] == target.served == 10_001 and summary["failures"] == 0
+    names = {e["name"]: e["requests"] for e in summary["endpoints"]}
+    assert len(names) == 1000 + 1 and names["GET (other sub-resources)"] == 10_000 - 999
+    assert "Warning: 9001 sub-resource URLs are counted together as '(other sub-resources)'" in result.stderr
+
+
+def test_load_on_the_origin_the_recording_was_made_on_needs_an_explicit_opt_in(db, tmp_path):
+    # A recording of a public site: --host pointing back at it is, as often as not, production.
+    origin = "http://shop.example.invalid"
+    yaml_file = scenario_file(tmp_path / "prod.yaml", origin, [("shop", 1, [("/", 0.0)])])
+    refused = cli("play", yaml_file, "--host", origin, "--users", "1", "--db", db)
+    assert refused.returncode == 2
+    assert refused.stderr == (f"Error: {origin} is where the recording was made (often production): "
+                              "add --allow-recorded-origin to send load there\n")
+    allowed = cli("play", yaml_file, "--host", origin, "--users", "1", "--allow-recorded-origin", "--db", db)
+    # Past the guard, the name does not resolve: nothing was sent anywhere either way.
+    assert allowed.returncode == 2 and allowed.stderr.startswith(f"Error: cannot reach {origin}: host not found")
+    assert json.loads(cli("runs", "--json", "--db", db).stdout) == []

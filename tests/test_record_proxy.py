@@ -248,24 +248,41 @@ def test_recorder_stops_loudly_when_the_database_cannot_be_written(site, db, rec
     deadline = time.monotonic() + 10
     while not flows(db, "locked") and time.monotonic() < deadline:
         time.sleep(0.05)
-    blocker = sqlite3.connect(str(tmp_path / "replayswarm.db"), isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
-        s.get(f"{site.url}/notes/")
-        rec.process.wait(30)
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
+    # A database that no wait cures: the table the flows go to is gone.
+    breaker = sqlite3.connect(str(tmp_path / "replayswarm.db"), isolation_level=None)
+    breaker.execute("ALTER TABLE flows RENAME TO flows_gone")
+    breaker.close()
+    s.get(f"{site.url}/notes/")
+    rec.process.wait(30)
     code, out, err = rec.stop()
     assert code == 1
     assert "cannot write to the database" in err
-    assert err.strip().splitlines()[-1].startswith("Error: cannot write to the database, recording stopped after 1 flows")
+    assert err.strip().splitlines()[-1].startswith("Error: cannot write to the database, recording stopped after 1 flows (1 more could not be stored)")
     # Nothing passes unrecorded afterwards: the proxy is gone.
     try:
         s.get(f"{site.url}/", timeout=2)
         raise AssertionError("proxy still forwarding after the recorder failed")
     except requests.ConnectionError:
         pass
+
+
+def test_a_database_locked_by_another_process_holds_flows_until_it_answers(site, db, recorder_factory, tmp_path):
+    from tests.test_play_limits import hold_write_lock
+
+    rec = recorder_factory("stalled")
+    s = session_through(rec.proxy)
+    assert s.get(f"{site.url}/").status_code == 200
+    locker = hold_write_lock(str(tmp_path / "replayswarm.db"), 8)  # past the busy timeout (5 s)
+    passed = 1
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:  # the browser is not held up by the database
+        assert s.get(f"{site.url}/notes/", timeout=5).status_code == 200
+        passed += 1
+    locker.wait(30)
+    code, out, err = rec.stop()
+    assert code == 0, err
+    assert "Warning: the database is busy" in err
+    assert len(flows(db, "stalled")) == passed > 20 and f"Recorded {passed} flows" in out
 
 
 def test_a_taken_name_or_a_busy_port_is_a_one_line_error(db, confdir, recorder_factory):

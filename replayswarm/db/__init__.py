@@ -2,7 +2,7 @@
 
 from sqlalchemy import Engine
 
-from .engine import DEFAULT_URL, make_engine, reading, writing
+from .engine import DEFAULT_URL, busy, make_engine, reading, writing
 from .migrate import ensure_schema
 
 
@@ -13,4 +13,4 @@ def open_db(url: str = DEFAULT_URL) -> Engine:
     return engine
 
 
-__all__ = ["DEFAULT_URL", "make_engine", "open_db", "reading", "writing", "ensure_schema"]
+__all__ = ["DEFAULT_URL", "busy", "make_engine", "open_db", "reading", "writing", "ensure_schema"]

@@ -88,6 +88,13 @@ def _tune_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def busy(exc: Exception) -> bool:
+    """A database error that waiting cures: SQLite's lock held by another process past the busy
+    timeout, a lock wait that timed out, a connection that dropped."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "locked" in text or "busy" in text or "lock timeout" in text or bool(getattr(exc, "connection_invalidated", False))
+
+
 @contextmanager
 def writing(engine: Engine) -> Iterator[Session]:
     """A session in one write transaction: committed whole on success, rolled back on error."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote, urlsplit
 
 from ..errors import UserError
@@ -122,10 +122,14 @@ class Plan:
     order: tuple[int, ...]  # one weighted cycle of scenario indices
     skipped: tuple[str, ...] = ()  # requests to origins that were not named, never sent
     defaults: Mapping[str, str] = field(default_factory=dict)  # the set's non-secret variables
+    folded: int = 0  # sub-resource names counted together as OTHER (over MAX_ENDPOINTS)
 
 
 def parse_target(url: str, option: str = "--host") -> Target:
-    parts = urlsplit(url if "://" in url else f"http://{url}")
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+    except ValueError as exc:  # an unclosed IPv6 bracket
+        raise UserError(f"{option} {url!r} is not a URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UserError(f"{option} {url!r} is not an http:// or https:// URL")
     if parts.path not in ("", "/") or parts.query:
@@ -243,8 +247,33 @@ def compile_plan(scenario_set: ScenarioSet, origins: Mapping[str, Target], recor
     if not scenarios:
         raise UserError("no step of any scenario goes to a host named by --host/--host-map")
     defaults = {v.name: v.default for v in scenario_set.variables if v.default is not None and not v.secret}
+    scenarios, folded = _fold_endpoints(scenarios)
     return Plan(scenarios=tuple(scenarios), targets=tuple(targets), order=weighted_order([s.weight for s in scenarios]),
-                skipped=tuple(skipped), defaults=defaults)
+                skipped=tuple(skipped), defaults=defaults, folded=folded)
+
+
+MAX_ENDPOINTS = 1000  # statistics rows a run keeps per endpoint; beyond, sub-resources share one
+OTHER = "(other sub-resources)"
+
+
+def _fold_endpoints(scenarios: list[PlannedScenario]) -> tuple[list[PlannedScenario], int]:
+    """Keep a run's endpoints bounded: pages keep their names, sub-resources past the bound (a
+    page that pulls thousands of distinct URLs) are counted together under one name per method."""
+    pages = {st.request.name for sc in scenarios for st in sc.steps}
+    resources = [n for n in dict.fromkeys(r.name for sc in scenarios for st in sc.steps for r in st.resources) if n not in pages]
+    room = max(0, MAX_ENDPOINTS - len(pages))
+    if len(resources) <= room:
+        return scenarios, 0
+    kept = pages | set(resources[:room])
+
+    def named(r: PlannedRequest) -> PlannedRequest:
+        return r if r.name in kept else replace(r, name=f"{r.method} {OTHER}")
+
+    folded = [
+        replace(sc, steps=tuple(replace(st, resources=tuple(named(r) for r in st.resources)) for st in sc.steps))
+        for sc in scenarios
+    ]
+    return folded, len(resources) - room
 
 
 def status_differs(status: int, expected: int | None) -> bool:

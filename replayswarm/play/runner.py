@@ -6,6 +6,7 @@ It never imports gevent: workers do that in processes of their own.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import pickle
 import resource
@@ -26,14 +27,15 @@ from . import messages
 from .job import Job, UserSettings
 from .lifeline import child_environment
 from ..scenario.model import ScenarioSet
-from .plan import PER_HOST, Plan, Target, compile_plan, map_origins, needed_variables, weighted_order
-from .sink import finish_run, flush, start_run
+from .plan import MAX_ENDPOINTS, OTHER, PER_HOST, Plan, Target, compile_plan, map_origins, needed_variables, weighted_order
+from .sink import Sink, snapshot, start_run
 from .source import resolve
 from .stats import INTERNAL, Counter, RunStats, measure
 from .thresholds import ErrorGuard, Threshold
 from .validation import Verdict, judge, literal_tokens, probe
 
 FLUSH_EVERY = 2.0  # seconds between database writes: a crash loses at most this much
+LATE = 3 * FLUSH_EVERY  # statistics waiting this long for the database are worth a word
 SATURATED = 0.9  # a worker's CPU share above which its numbers understate the target
 FILES_BESIDE_USERS = 64  # a worker's own descriptors: pipes, its interpreter, DNS
 DEADLINE_MARGIN = 10.0  # seconds a worker waits past duration and stop timeout before halting itself
@@ -58,6 +60,7 @@ class PlaySettings:
     user: UserSettings = field(default_factory=UserSettings)
     stop_timeout: float = 10.0
     validate: bool = True  # a validation replay of each scenario before the swarm
+    allow_recorded_origin: bool = False  # load may go to the origin the recording was made on
 
 
 class View(Protocol):
@@ -88,6 +91,8 @@ def prepare(engine: Engine, settings: PlaySettings) -> tuple[Plan, Any]:
     """Everything that can be wrong with the input, found before a run row exists."""
     source = resolve(engine, settings.source)
     origins = map_origins(source.scenario_set.origins, settings.host, settings.host_map)
+    if not settings.allow_recorded_origin:
+        _not_the_recorded_origin(origins)
     plan = compile_plan(source.scenario_set, origins, source.recorded)
     given = set(settings.user.variables) | (set(settings.user.data[0]) if settings.user.data else set())
     for scenario in plan.scenarios:
@@ -104,6 +109,24 @@ def prepare(engine: Engine, settings: PlaySettings) -> tuple[Plan, Any]:
     for target in plan.targets:
         _reachable(target, settings.user.timeout)
     return plan, source
+
+
+def _not_the_recorded_origin(origins: dict[str, Target]) -> None:
+    """Recordings are often made on production: load aimed back at the recorded origin needs
+    saying so. Loopback is exempt (a site recorded and replayed on one's own machine)."""
+    for recorded, target in origins.items():
+        if target.origin == recorded.rstrip("/") and not _loopback(target.host):
+            raise UserError(f"{target.origin} is where the recording was made (often production): "
+                            "add --allow-recorded-origin to send load there")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _preflight(plan: Plan, settings: PlaySettings) -> None:
@@ -140,6 +163,8 @@ def play(engine: Engine, settings: PlaySettings, view: View) -> Outcome:
     if plan.skipped:
         hosts = sorted({url.split(" ", 1)[1].split("/", 3)[2] for url in plan.skipped})
         view.warn(f"{len(plan.skipped)} recorded requests go to hosts not named by --host/--host-map and are not sent: {', '.join(hosts)}")
+    if plan.folded:
+        view.warn(f"{plan.folded} sub-resource URLs are counted together as '{OTHER}': a run keeps {MAX_ENDPOINTS} endpoints at most")
     planned = {s.name for s in plan.scenarios}
     for scenario in source.scenario_set.scenarios:
         tokens = [t for step in scenario.steps for t in literal_tokens(step)] if scenario.name in planned else []
@@ -214,6 +239,8 @@ class _Run:
         self.stop_reason: str | None = None  # completed | stopped | failed
         self.halt = False
         self.failures: list[str] = []
+        self.sink = Sink(engine, run_id)
+        self.behind = False  # told that the database is not taking statistics
 
     def execute(self) -> Outcome:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -302,7 +329,12 @@ class _Run:
                 _signal_all(workers, signal.SIGKILL)
             if now >= next_flush:
                 next_flush = now + FLUSH_EVERY
-                flush(self.engine, self.run_id, self.stats, self._totals(now))
+                self.sink.submit(snapshot(self.stats, self.run_id, self._totals(now)))
+                lag = self.sink.lag()
+                if lag > LATE and not self.behind:
+                    self.view.warn(f"the database has taken no statistics for {lag:.0f} s (locked by another process?): "
+                                   "they wait in memory and will catch up; the virtual users go on")
+                self.behind = lag > LATE
                 self.view.update(self.stats, now - self.started, sum(self.users.values()))
                 if self.settings.abort_on_threshold and self.stop_reason is None and self._violations(now):
                     self.view.warn("a threshold failed: stopping the run (--abort-on-threshold)")
@@ -375,8 +407,14 @@ class _Run:
             self.view.warn(failure)
         thresholds = self._check(ended)
         totals = {**self._totals(ended), "thresholds": thresholds}
-        flush(self.engine, self.run_id, self.stats, totals)
-        finish_run(self.engine, self.run_id, status, {})
+        final = snapshot(self.stats, self.run_id, totals)
+        final.status = status
+        if not self.sink.close(final):
+            why = f": {self.sink.failure}" if self.sink.failure else " (it stayed busy)"
+            self.view.warn(f"could not store the end of run {self.run_id} in the database{why}")
+            status = "failed"
+        elif self.sink.longest_lag > LATE:
+            self.view.warn(f"statistics reached the database up to {self.sink.longest_lag:.0f} s late (it was busy); every request is stored")
         summary = self.stats.summary(max(0.001, ended - self.started))
         return Outcome(self.run_id, status, summary, thresholds, self.saturated, dict(self.stats.iterations))
 

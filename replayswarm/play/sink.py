@@ -1,16 +1,31 @@
-"""The run's only database writer: the parent process writes what it merged from its workers."""
+"""The run's only database writer: the parent process writes what it merged from its workers.
+
+Writing happens on a thread of its own (`Sink`), so a database that stalls (another process
+holding SQLite's write lock past the busy timeout, a slow PostgreSQL) delays rows, never the loop
+that reads the workers: their pipes keep draining and the virtual users never wait. What waits
+is a `Batch` of rows keyed by what they are; a newer snapshot of a row replaces the older, so a
+stall of any length holds at most one copy of each row the run has, and the database catches up
+in one transaction once it answers.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, insert, or_, update
+from sqlalchemy.exc import OperationalError
 
-from ..db import writing
+from ..db import busy, writing
 from ..db.models import RunBucketRow, RunEndpointRow, RunErrorRow, RunRow, utcnow
 from .stats import WINDOW, RunStats
+
+RETRY_EVERY = 1.0  # seconds between attempts while the database is busy
+GIVE_UP_AFTER = 120.0  # seconds the last write may wait for a busy database once the run is over
 
 
 def start_run(engine: Engine, **fields: Any) -> int:
@@ -21,52 +36,143 @@ def start_run(engine: Engine, **fields: Any) -> int:
         return run.id
 
 
-def flush(engine: Engine, run_id: int, stats: RunStats, totals: dict[str, Any]) -> None:
-    """Write what changed since the last flush, and the running totals, in one transaction."""
-    endpoints = {name: stats.endpoints[name] for name in stats.touched_endpoints}
-    seconds = {s: stats.seconds[s] for s in stats.touched_seconds}
-    windows = {key: stats.windows[key] for key in stats.touched_windows}
-    errors = {key: stats.errors[key] for key in stats.touched_errors}
+@dataclass
+class Batch:
+    """Rows to write, keyed by their identity in the database; the run's totals and, last, its end."""
+
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    buckets: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    errors: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    totals: dict[str, Any] = field(default_factory=dict)
+    status: str | None = None
+    since: float | None = None  # time.monotonic() of its oldest snapshot
+
+    def absorb(self, newer: Batch) -> None:
+        """Take `newer`'s rows over this batch's: they are later snapshots of the same counters."""
+        if newer.since is not None and (self.since is None or newer.since < self.since):
+            self.since = newer.since
+        self.endpoints.update(newer.endpoints)
+        self.buckets.update(newer.buckets)
+        self.errors.update(newer.errors)
+        self.totals.update(newer.totals)
+        self.status = newer.status or self.status
+
+    def __bool__(self) -> bool:
+        return bool(self.endpoints or self.buckets or self.errors or self.totals or self.status)
+
+
+def snapshot(stats: RunStats, run_id: int, totals: dict[str, Any]) -> Batch:
+    """The rows that changed since the last snapshot, as plain data; marks them written."""
     base = int(stats.started)
-    with writing(engine) as session:
-        if endpoints:
-            session.execute(delete(RunEndpointRow).where(RunEndpointRow.run_id == run_id, RunEndpointRow.name.in_(endpoints)))
-            session.execute(insert(RunEndpointRow), [
-                {"run_id": run_id, "name": name, "count": c.count, "failures": c.failures, "bytes": c.bytes,
-                 "deviations": c.deviations, "histogram": c.hist.to_dict()}
-                for name, c in endpoints.items()
-            ])
-        buckets = [
-            {"run_id": run_id, "endpoint": "", "t": second - base, "requests": s.requests, "failures": s.failures,
-             "users": s.users, **_percentiles(s.hist)}
-            for second, s in seconds.items()
-        ] + [
-            {"run_id": run_id, "endpoint": name, "t": window * WINDOW - base, "requests": c.count, "failures": c.failures,
-             "users": 0, **_percentiles(c.hist)}
-            for (name, window), c in windows.items()
-        ]
-        if buckets:
-            keys = [and_(RunBucketRow.endpoint == b["endpoint"], RunBucketRow.t == b["t"]) for b in buckets]
-            for start in range(0, len(keys), 200):
-                session.execute(delete(RunBucketRow).where(RunBucketRow.run_id == run_id, or_(*keys[start:start + 200])))
-            session.execute(insert(RunBucketRow), buckets)
-        if errors:
-            keys = [and_(RunErrorRow.endpoint == name, RunErrorRow.kind == kind) for name, kind in errors]
-            session.execute(delete(RunErrorRow).where(RunErrorRow.run_id == run_id, or_(*keys)))
-            session.execute(insert(RunErrorRow), [
-                {"run_id": run_id, "endpoint": name, "kind": kind, "count": n, "sample": sample}
-                for (name, kind), (n, sample) in errors.items()
-            ])
-        session.execute(update(RunRow).where(RunRow.id == run_id).values(heartbeat=utcnow(), **totals))
+    batch = Batch(totals=dict(totals), since=time.monotonic())
+    for name in stats.touched_endpoints:
+        c = stats.endpoints[name]
+        batch.endpoints[name] = {"run_id": run_id, "name": name, "count": c.count, "failures": c.failures, "bytes": c.bytes,
+                                 "deviations": c.deviations, "histogram": c.hist.to_dict()}
+    for second in stats.touched_seconds:
+        s = stats.seconds[second]
+        batch.buckets["", second - base] = {"run_id": run_id, "endpoint": "", "t": second - base, "requests": s.requests,
+                                            "failures": s.failures, "users": s.users, **_percentiles(s.hist)}
+    for name, window in stats.touched_windows:
+        c = stats.windows[name, window]
+        t = window * WINDOW - base
+        batch.buckets[name, t] = {"run_id": run_id, "endpoint": name, "t": t, "requests": c.count, "failures": c.failures,
+                                  "users": 0, **_percentiles(c.hist)}
+    for name, kind in stats.touched_errors:
+        n, sample = stats.errors[name, kind]
+        batch.errors[name, kind] = {"run_id": run_id, "endpoint": name, "kind": kind, "count": n, "sample": sample}
     stats.touched_endpoints.clear()
     stats.touched_seconds.clear()
     stats.touched_windows.clear()
     stats.touched_errors.clear()
+    return batch
 
 
-def finish_run(engine: Engine, run_id: int, status: str, totals: dict[str, Any]) -> None:
+def write(engine: Engine, run_id: int, batch: Batch) -> None:
+    """One transaction: every row of the batch replaces its older version, or nothing changes."""
     with writing(engine) as session:
-        session.execute(update(RunRow).where(RunRow.id == run_id).values(status=status, ended=utcnow(), **totals))
+        if batch.endpoints:
+            session.execute(delete(RunEndpointRow).where(RunEndpointRow.run_id == run_id, RunEndpointRow.name.in_(batch.endpoints)))
+            session.execute(insert(RunEndpointRow), list(batch.endpoints.values()))
+        if batch.buckets:
+            keys = [and_(RunBucketRow.endpoint == endpoint, RunBucketRow.t == t) for endpoint, t in batch.buckets]
+            for start in range(0, len(keys), 200):
+                session.execute(delete(RunBucketRow).where(RunBucketRow.run_id == run_id, or_(*keys[start:start + 200])))
+            session.execute(insert(RunBucketRow), list(batch.buckets.values()))
+        if batch.errors:
+            keys = [and_(RunErrorRow.endpoint == name, RunErrorRow.kind == kind) for name, kind in batch.errors]
+            for start in range(0, len(keys), 200):
+                session.execute(delete(RunErrorRow).where(RunErrorRow.run_id == run_id, or_(*keys[start:start + 200])))
+            session.execute(insert(RunErrorRow), list(batch.errors.values()))
+        ended = {"status": batch.status, "ended": utcnow()} if batch.status else {}
+        session.execute(update(RunRow).where(RunRow.id == run_id).values(heartbeat=utcnow(), **batch.totals, **ended))
+
+
+class Sink:
+    """A writer thread for one run. `submit` never blocks; `close` writes the end of the run."""
+
+    def __init__(self, engine: Engine, run_id: int) -> None:
+        self.engine = engine
+        self.run_id = run_id
+        self._pending = Batch()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = False
+        self._oldest: float | None = None  # time.monotonic() of the oldest snapshot not yet written
+        self.longest_lag = 0.0  # seconds: the latest any snapshot reached the database
+        self.failure: Exception | None = None  # an error that is not the database being busy
+        self._thread = threading.Thread(target=self._run, name="replayswarm-sink", daemon=True)
+        self._thread.start()
+
+    def lag(self) -> float:
+        """Seconds the oldest snapshot not yet in the database has waited."""
+        oldest = self._oldest
+        return 0.0 if oldest is None else time.monotonic() - oldest
+
+    def submit(self, batch: Batch) -> None:
+        with self._lock:
+            self._pending.absorb(batch)
+        self._wake.set()
+
+    def close(self, batch: Batch, give_up_after: float = GIVE_UP_AFTER) -> bool:
+        """Write the last batch (with the run's status), waiting for a busy database at most
+        `give_up_after` seconds; whether everything reached the database."""
+        self.submit(batch)
+        self._closing = True
+        self._wake.set()
+        self._thread.join(give_up_after)
+        return not self._thread.is_alive() and self.failure is None
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            with self._lock:
+                batch, self._pending = self._pending, Batch()
+                self._wake.clear()
+                closing = self._closing
+                self._oldest = batch.since
+            if batch:
+                try:
+                    write(self.engine, self.run_id, batch)
+                except OperationalError as exc:
+                    if not busy(exc):
+                        self.failure = exc
+                        return
+                    # Busy or locked: keep the rows (newer snapshots win) and try again.
+                    with self._lock:
+                        batch.absorb(self._pending)
+                        self._pending = batch
+                    time.sleep(RETRY_EVERY)
+                    self._wake.set()
+                    continue
+                except Exception as exc:  # a broken database or schema: the run says so and fails
+                    self.failure = exc
+                    return
+                if batch.since is not None:
+                    self.longest_lag = max(self.longest_lag, time.monotonic() - batch.since)
+                self._oldest = None
+            if closing:
+                return
 
 
 def _percentiles(hist: Any) -> dict[str, float]:

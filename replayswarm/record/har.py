@@ -45,7 +45,8 @@ def read_har(path: str, text: str, cap: int = DEFAULT_BODY_CAP) -> tuple[list[Ex
                 cached += 1
                 continue
             exchanges.append(_exchange(entry, cap))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+            # Whatever the shape, an entry our reading trips over is not a HAR entry we can replay.
             raise UserError(f"{path}: entry {index} is not a valid HAR entry ({_describe(exc)})") from None
     return exchanges, cached
 
@@ -68,6 +69,11 @@ def _exchange(entry: dict[str, Any], cap: int) -> Exchange:
     started = datetime.fromisoformat(entry["startedDateTime"].replace("Z", "+00:00")).timestamp()
     duration = _duration(entry)
     status = int(response["status"])
+    if status and not 100 <= status <= 999:
+        raise ValueError(f"status {response['status']!r} is not an HTTP status")
+    method = request["method"]
+    if not isinstance(method, str) or not method.isascii() or not method.isalpha():
+        raise ValueError(f"method {method!r} is not an HTTP method")
     request_headers = _headers(request.get("headers"))
     response_headers = _headers(response.get("headers"))
     request_body = _request_body(request, request_headers, cap)
@@ -79,7 +85,7 @@ def _exchange(entry: dict[str, Any], cap: int) -> Exchange:
         client_addr=None,
         started=started,
         ended=started + duration if duration is not None else None,
-        method=request["method"],
+        method=method.upper(),
         scheme=scheme,
         # A name stored in Unicode goes on the wire in its IDNA (xn--) form, as a browser sends it.
         host=url.hostname if url.hostname.isascii() else url.hostname.encode("idna").decode("ascii"),
@@ -91,11 +97,11 @@ def _exchange(entry: dict[str, Any], cap: int) -> Exchange:
         request_body=request_body,
         # Browsers write status 0 for a request that got no response (refused, reset, blocked).
         status=status or None,
-        reason=(response.get("statusText") or None) if status else None,
+        reason=(_text(response.get("statusText")) or None) if status else None,
         response_headers=response_headers if status else [],
         response_body=_response_body(response, cap) if status else Body(),
         kind=kind,
-        error=(error or "no response") if not status else (error or None),
+        error=(_text(error) if error else "no response") if not status else (_text(error) if error else None),
     )
 
 
@@ -114,7 +120,7 @@ def _duration(entry: dict[str, Any]) -> float | None:
 
 
 def _measured(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e12
 
 
 def _headers(raw: list[Any] | None) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ import errno
 import gc
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -62,7 +63,8 @@ def record(
     if writer.failure is not None:
         # The recording stays marked unfinished (no end time): it is not the whole visit.
         raise RecorderFailed(
-            f"cannot write to the database, recording stopped after {writer.stored} flows: {describe(writer.failure)}"
+            f"cannot write to the database, recording stopped after {writer.stored} flows"
+            f" ({writer.lost} more could not be stored): {describe(writer.failure)}"
         )
     finish_recording(engine, recording_id)
     return RecordResult(flows=writer.stored, duration=time.monotonic() - started)
@@ -97,7 +99,9 @@ async def _serve(
         shutdown=proxy.shutdown,
     )
     writer = FlowWriter(
-        engine, recording_id, on_failure=lambda exc: loop.call_soon_threadsafe(recorder.fail, exc)
+        engine, recording_id, on_failure=lambda exc: loop.call_soon_threadsafe(recorder.fail, exc),
+        on_stall=lambda: sys.stderr.write("Warning: the database is busy (locked by another process?): "
+                                          "flows wait in memory and are stored once it answers\n"),
     )
     proxy.addons.add(*addons.default_addons())
     proxy.addons.add(recorder, _Announce(settings, confdir, announce, proxy))
