@@ -68,14 +68,17 @@ def compare(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     total = {m: _change(Change(m, base["total"][m], new["total"][m]), enough and (same_load or m != "rps")) for m in METRICS}
     regressions = [(r["name"], m) for r in rows for m, c in r["changes"].items() if c["verdict"] == "regression"]
     improvements = [(r["name"], m) for r in rows for m, c in r["changes"].items() if c["verdict"] == "improvement"]
+    saturated = [r["id"] for r in (base, new) if r.get("saturated")]
     return {
         "base": base["id"],
         "new": new["id"],
+        "saturated": saturated,
         "total": total,
         "endpoints": rows,
         "regressions": [{"endpoint": n, "metric": m} for n, m in regressions],
         "improvements": [{"endpoint": n, "metric": m} for n, m in improvements],
-        "verdict": _verdict(base, new, total, regressions, improvements),
+        "verdict": _verdict(base, new, total, regressions, improvements) + "".join(
+            f"; caution: run {i}'s load generator was saturated, its numbers understate the target" for i in saturated),
     }
 
 

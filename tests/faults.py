@@ -66,6 +66,12 @@ class FaultServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        try:
+            self._converse(conn)
+        except OSError:
+            pass  # the client went away: what a server sees every day
+
+    def _converse(self, conn: socket.socket) -> None:
         with conn:
             buf = b""
             while not self._stop.is_set():

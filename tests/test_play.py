@@ -251,7 +251,14 @@ def test_comparing_against_a_slowed_target_shows_the_regression(db, tmp_path):
         runs.append(summary["run_id"])
     result = json.loads(cli("compare", *map(str, runs), "--json", "--db", db).stdout)
     assert result["verdict"].startswith("REGRESSION")
-    assert {"endpoint": "GET /page", "metric": "p95_ms"} in result["regressions"]
+    assert {"endpoint": "GET /page", "metric": "p95_ms"} in result["regressions"] and result["saturated"] == []
+    # A run whose generator ran out of CPU is flagged wherever it is compared.
+    import sqlite3
+
+    with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE runs SET saturated = 1 WHERE id = ?", (runs[1],))
+    flagged = cli("compare", *map(str, runs), "--db", db).stdout
+    assert f"caution: run {runs[1]}'s load generator was saturated" in flagged
     listed = json.loads(cli("runs", "--json", "--db", db).stdout)
     assert [r["label"] for r in listed] == ["delay 0.0", "delay 0.05"]
 

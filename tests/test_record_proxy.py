@@ -241,6 +241,44 @@ def test_sigterm_mid_recording_loses_no_finished_flow(site, db, recorder_factory
     assert f"Recorded {len(stored)} flows" in out
 
 
+def test_kill_9_mid_recording_leaves_a_database_that_opens_with_every_stored_flow_whole(db, recorder_factory, tmp_path):
+    faults = FaultServer()
+    rec = recorder_factory("killed")
+    stop = threading.Event()
+
+    def browse(n: int) -> None:
+        s = session_through(rec.proxy)
+        while not stop.is_set():
+            try:
+                s.get(f"{faults.url}/bytes?n={n}", timeout=5)
+            except requests.RequestException:
+                return
+
+    threads = [threading.Thread(target=browse, args=(n,)) for n in (2_000, 300_000, 5_000_000)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(flows(db, "killed")) < 50 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        rec.process.kill()  # kill -9: no handler runs, mid-write as likely as not
+        rec.process.wait()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        faults.close()
+    path = str(tmp_path / "replayswarm.db")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    listed = json.loads(cli("recordings", "--json", "--db", db).stdout)
+    assert [r["name"] for r in listed] == ["killed"] and listed[0]["ended"] is None and listed[0]["flows"] >= 50
+    for flow in rows(db, "SELECT response_size, length(response_body) AS kept, response_hash FROM flows"):
+        # Whole: a stored body is the whole body (under the cap), a larger one its size and hash.
+        assert flow["response_size"] in (2_000, 300_000, 5_000_000)
+        assert flow["kept"] == flow["response_size"] or flow["response_size"] > 1 << 20 and flow["response_hash"]
+
+
 def test_recorder_stops_loudly_when_the_database_cannot_be_written(site, db, recorder_factory, tmp_path):
     rec = recorder_factory("locked")
     s = session_through(rec.proxy)

@@ -20,6 +20,7 @@ from ..errors import UserError
 
 DEFAULT_URL = "sqlite:///replayswarm.db"
 BUSY_TIMEOUT_MS = 5000
+WAL_LIMIT = 64 * 1024 * 1024
 _WRITE = "replayswarm_write"
 
 
@@ -80,6 +81,9 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # After a checkpoint the WAL shrinks back to this: a long recording's one big batch
+        # does not leave a file of its size behind.
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
