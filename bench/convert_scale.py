@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import json
 import math
 import os
@@ -51,7 +50,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, code_fingerprint, code_version
+
 SITE = "http://shop.test"
 HOST = "shop.test"
 EPOCH = datetime(2026, 3, 2, 9, 0, tzinfo=UTC).timestamp()
@@ -573,25 +573,6 @@ def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPLAYSWARM_")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
-
-
-def code_version() -> dict[str, Any]:
-    """The commit, and whether replayswarm/ differs from it (others may be editing it)."""
-    def git(*argv: str) -> str:
-        try:
-            return subprocess.run(["git", *argv], check=False, cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-    return {"commit": git("rev-parse", "--short", "HEAD"), "replayswarm_uncommitted": bool(git("status", "--porcelain", "--", "replayswarm"))}
-
-
-def code_fingerprint() -> str:
-    """A hash of the replayswarm sources: if it changes during the benchmark, the numbers mix two versions."""
-    h = hashlib.sha256()
-    for p in sorted((ROOT / "replayswarm").rglob("*.py")):
-        h.update(str(p.relative_to(ROOT)).encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()[:12]
 
 
 _EXPLAIN = re.compile(r"^flows #(\d+)…#(\d+) \((\d+)\)")

@@ -32,13 +32,9 @@ import json
 import os
 import platform
 import re
-import resource
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -46,93 +42,44 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin"
-PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
-REPLAYSWARM = str(VENV_BIN / "replayswarm") if (VENV_BIN / "replayswarm").exists() else "replayswarm"
+from harness import (
+    HOST,
+    LOAD_CORE,
+    PAGE,
+    PAGE_SIZE,
+    PYTHON,
+    REPLAYSWARM,
+    ROOT,
+    TARGET_CORE,
+    VENV_BIN,
+    Target,
+    children_cpu,
+    client_python,
+    code_fingerprint,
+    code_version,
+    cpu_model,
+    find_locust,
+    med,
+    page_html,
+    page_scenario,
+    pinned,
+    proc_children,
+    proc_cmdline,
+    proc_cpu,
+    proc_rss_mb,
+    run_buckets,
+    start_nginx,
+)
+
 RESULTS = ROOT / "bench" / "results" / "play_throughput.json"
 LOGS = ROOT / "bench" / "results" / "play_throughput_logs"  # every run's command line and output
 
-HOST = "127.0.0.1"
-TARGET_CORE = 0  # nginx (and this driver, which mostly sleeps)
-LOAD_CORE = 1  # the load generator under test, alone
 CONTENDERS = ("play", "play-10", "locust", "wrk", "gevent")
 DEFAULT_CONTENDERS = ("play", "locust", "wrk", "gevent")
 OVERRUN = 60.0  # a run that outlives its duration by this much is killed
-PAGE = "/index.html"
-PAGE_SIZE = 1024
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def med(values: list[float]) -> float:
-    values = [v for v in values if v is not None and v == v]
-    return statistics.median(values) if values else float("nan")
-
-
-def pinned(core: int, argv: list[str]) -> list[str]:
-    return ["taskset", "-c", str(core), *argv]
-
-
-def children_cpu() -> float:
-    """CPU seconds (user + system) of all waited-for descendants so far."""
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
-def proc_children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may hold spaces and parentheses, split after the last ')'
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry))
-    return found
-
-
-def proc_cpu(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
-
-
-def proc_rss_mb(pid: int) -> float | None:
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES / 2**20
-    except OSError:
-        return None
-
-
-def code_fingerprint() -> str:
-    """A hash of the replayswarm sources play can run (all but the recorder and the converter):
-    the package is installed in editable mode, and a change to it in the middle of a benchmark
-    would mix two versions in one table."""
-    import hashlib
-
-    h = hashlib.sha256()
-    pkg = ROOT / "replayswarm"
-    for path in sorted(pkg.rglob("*.py")):
-        if path.relative_to(pkg).parts[0] in ("record", "convert"):
-            continue
-        h.update(str(path.relative_to(ROOT)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:12]
 
 
 def time_wait_sockets() -> int | None:
@@ -146,15 +93,8 @@ def steady_rps(db: Path, duration: float) -> float | None:
     """Requests per second over whole seconds inside a play run, from its per-second buckets in
     the run tables. Bucket t is wall-clock second int(started) + t, so buckets 1 .. duration-1
     lie wholly inside the run; bucket 1 is left out too, as the worker starts up in it."""
-    import sqlite3
-
-    try:
-        with sqlite3.connect(db) as c:
-            rows = c.execute("SELECT t, requests FROM run_buckets WHERE endpoint = '' AND t >= 2 AND t <= ?",
-                             (int(duration) - 1,)).fetchall()
-    except sqlite3.Error:
-        return None
-    return sum(n for _, n in rows) / len(rows) if rows else None
+    rows = [n for t, n, _ in run_buckets(db) if 2 <= t <= int(duration) - 1]
+    return sum(rows) / len(rows) if rows else None
 
 
 def core_busy() -> dict[int, tuple[int, int, int]]:
@@ -258,85 +198,6 @@ def run_pinned(argv: list[str], timeout: float, cwd: Path | None = None, watch: 
 # -- target ----------------------------------------------------------------------------------
 
 
-NGINX_CONF = """\
-worker_processes 1;
-worker_rlimit_nofile 65536;
-daemon off;
-master_process on;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 32768; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    types {{ text/html html; }}
-    default_type application/octet-stream;
-    sendfile on;
-    tcp_nodelay on;
-    keepalive_requests 1000000;
-    keepalive_timeout 300s;
-    server {{
-        listen {host}:{port} backlog=4096;
-        root {tmp}/www;
-    }}
-}}
-"""
-
-
-@dataclass
-class Target:
-    port: int
-    proc: subprocess.Popen[bytes]
-    version: str
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)  # graceful; then SIGKILL if need be
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
-def start_nginx(tmp: Path) -> Target:
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-    if not nginx:
-        raise SystemExit("nginx is needed (apt-get install -y nginx)")
-    www = tmp / "www"
-    www.mkdir()
-    line = b"<p>replayswarm benchmark page, 1 KB of static HTML served by nginx.</p>\n"
-    (www / PAGE[1:]).write_bytes((line * (PAGE_SIZE // len(line) + 1))[:PAGE_SIZE])
-    os.chmod(tmp, 0o755)  # nginx workers run as "nobody"
-    port = free_port()
-    conf = tmp / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp, host=HOST, port=port))
-    version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip()
-    log = open(tmp / "nginx.out", "wb")
-    proc = subprocess.Popen(pinned(TARGET_CORE, [nginx, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")]),
-                            stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"nginx exited with {proc.returncode}: {(tmp / 'error.log').read_text(errors='replace')}")
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError("nginx did not listen") from None
-            time.sleep(0.05)
-    return Target(port, proc, version)
-
-
 # -- contenders ------------------------------------------------------------------------------
 
 
@@ -344,19 +205,7 @@ def scenario_yaml(url: str, steps: int, idle: bool) -> str:
     """One scenario. Throughput: `steps` steps of GET /index.html, no think time. Idle: one
     request (opens the user's connection, like Locust's first task), then 30 s of thinking
     before the second step, which the 20 s run never reaches."""
-    lines = [
-        "version: 1", "name: bench", f'origins: ["{url}"]', "scenarios:",
-        "  - name: idle" if idle else "  - name: hit", "    weight: 1", "    steps:",
-    ]
-    thinks = [0, 30] if idle else [0] * steps
-    for i, think in enumerate(thinks):
-        lines += [
-            f"      - name: GET {PAGE}" + ("" if i == 0 else f" #{i + 1}"),
-            f"        think_time: {think}",
-            f'        request: {{method: GET, url: "{url}{PAGE}"}}',
-            "        expect: {status: 200}",
-        ]
-    return "\n".join(lines) + "\n"
+    return page_scenario(url, "idle" if idle else "hit", [0, 30] if idle else [0] * steps)
 
 
 LOCUSTFILE = """\
@@ -446,7 +295,7 @@ class Bench:
         argv = [REPLAYSWARM, "play", str(self.scenarios[scenario]), "--host", self.target.url,
                 "--users", str(users), "--spawn-rate", str(spawn_rate), "--duration", f"{duration:g}s",
                 "--db", f"sqlite:///{db}", "--json", "--quiet", "--processes", "1"]
-        code = code_fingerprint()
+        code = code_fingerprint(skip=("record", "convert"))  # what play runs
         done = run_pinned(argv, duration + OVERRUN, cwd=ROOT, watch=watch, log=self.log(scenario))
         steady = steady_rps(db, duration)
         for suffix in ("", "-wal", "-shm"):
@@ -599,7 +448,7 @@ class Bench:
             while worker is None and time.monotonic() < deadline:
                 for pid in proc_children(os.getpid()):
                     for kid in proc_children(pid):
-                        if "replayswarm.play.worker" in Path(f"/proc/{kid}/cmdline").read_text(errors="replace").replace("\0", " "):
+                        if "replayswarm.play.worker" in proc_cmdline(kid):
                             worker = kid
                 time.sleep(0.1)
             if worker is None:
@@ -780,33 +629,17 @@ def print_report(s: dict[str, Any], env: dict[str, Any], args: argparse.Namespac
 
 
 def environment(target: Target, locust: str) -> dict[str, Any]:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "replayswarm"], cwd=ROOT, capture_output=True, text=True)
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
+    version = code_version()
     lv = subprocess.run([locust, "--version"], capture_output=True, text=True).stdout.split(" from ")[0].strip()
     wv = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
     ghc = subprocess.run([client_python(locust), "-c", "import gevent, geventhttpclient.client as c, importlib.metadata as m;"
                           "print(gevent.__version__, m.version('geventhttpclient'))"], capture_output=True, text=True)
     return {"nginx": target.version.split("/")[-1], "python": platform.python_version(), "kernel": platform.release(),
-            "cpu": cpu, "cpus": os.cpu_count(), "commit": commit.stdout.strip(),
-            "replayswarm_dirty": bool(dirty.stdout.strip()), "locust": lv.replace("locust ", ""),
+            "cpu": cpu_model(), "cpus": os.cpu_count(), "commit": version["commit"],
+            "replayswarm_dirty": version["replayswarm_uncommitted"], "locust": lv.replace("locust ", ""),
             "wrk": (wv.stdout + wv.stderr).split(" Copyright")[0].strip(),
             "gevent_geventhttpclient": ghc.stdout.strip(),
             "loadavg_start": Path("/proc/loadavg").read_text().split()[:3]}
-
-
-def client_python(locust: str) -> str:
-    """geventhttpclient comes with Locust (play does not use it): Locust's interpreter runs the loop."""
-    beside = Path(locust).resolve().parent / "python"
-    return str(beside) if beside.exists() else PYTHON
-
-
-def find_locust() -> str | None:
-    for candidate in (ROOT / ".bench" / "locust" / "bin" / "locust", VENV_BIN / "locust", Path("/tmp/locust-venv/bin/locust")):
-        if candidate.exists():
-            return str(candidate)
-    return shutil.which("locust")
 
 
 def parse_args() -> argparse.Namespace:
@@ -860,7 +693,7 @@ def main() -> None:
     idle: list[dict[str, Any]] = []
     prof = None
     try:
-        target = start_nginx(tmp)
+        target = start_nginx(tmp, TARGET_CORE, {PAGE[1:]: page_html()})
         try:
             env = environment(target, args.locust or "locust")
             bench = Bench(args, tmp, target)

@@ -29,7 +29,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -42,14 +41,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin"
-PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+from harness import (
+    HOST,
+    LOAD_CORE,
+    PYTHON,
+    ROOT,
+    TARGET_CORE,
+    VENV_BIN,
+    Target,
+    code_version,
+    cpu_model,
+    filler,
+    free_port,
+    med,
+    nginx_path,
+    pinned,
+    start_nginx,
+    stop_process,
+    wait_port,
+    write_site,
+)
+
 RESULTS = ROOT / "bench" / "results" / "record_overhead.json"
 
-HOST = "127.0.0.1"
-CLIENT_CORE = 0  # client and target
-PROXY_CORE = 1  # the proxy under test, alone
+CLIENT_CORE = TARGET_CORE  # client and target
+PROXY_CORE = LOAD_CORE  # the proxy under test, alone
 CONTENDERS = ("direct", "mitmdump", "recorder")
 SOCKET_TIMEOUT = 10.0  # no single request may hang a phase
 START_TIMEOUT = 30.0
@@ -64,81 +80,12 @@ FILES = {"small": ("small.json", 1024), "large": ("large.js", 100 * 1024)}
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = START_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited early with code {proc.returncode}")
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{what} did not listen on {HOST}:{port} within {timeout:.0f}s")
-
-
-def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT, timeout: float = STOP_TIMEOUT) -> int:
-    """Ask a process we started to stop; kill it if it does not within `timeout`."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    return proc.returncode
-
-
-def pinned(core: int, argv: list[str]) -> list[str]:
-    return ["taskset", "-c", str(core), *argv]
-
-
 def percentile(sorted_values: list[float], q: float) -> float:
     """Nearest-rank percentile of an already sorted list."""
     return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
 
 
-def med(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
 # -- target ----------------------------------------------------------------------------------
-
-
-NGINX_CONF = """\
-worker_processes 1;
-daemon off;
-master_process on;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log {tmp}/access.log combined buffer=256k flush=1s;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    types {{ application/json json; text/javascript js; }}
-    default_type application/octet-stream;
-    sendfile on;
-    tcp_nodelay on;
-    # nginx closes a keep-alive connection after 1000 requests by default: a sequential run
-    # of thousands of requests must stay on one connection.
-    keepalive_requests 1000000;
-    keepalive_timeout 300s;
-    server {{
-        listen {host}:{port};
-        root {tmp}/www;
-    }}
-}}
-"""
 
 
 # The fallback target: Python's threaded static file server, speaking HTTP/1.1 keep-alive.
@@ -156,49 +103,24 @@ http.server.ThreadingHTTPServer((host, port), functools.partial(Handler, directo
 """
 
 
-@dataclass
-class Target:
-    kind: str  # "nginx" or "python http.server"
-    port: int
-    proc: subprocess.Popen[bytes]
-    version: str
-
-    def stop(self) -> None:
-        stop_process(self.proc, signal.SIGTERM)
-
-
-def make_site(tmp: Path) -> Path:
-    www = tmp / "www"
-    www.mkdir()
-    for name, size in FILES.values():
-        # Printable, repetitive but valid UTF-8 text of the exact size.
-        line = b'{"id": 12345, "name": "replayswarm benchmark item", "tags": ["a", "b"]}\n'
-        (www / name).write_bytes((line * (size // len(line) + 1))[:size])
-    return www
+def site_files() -> dict[str, bytes]:
+    # Printable, repetitive but valid UTF-8 text of the exact size.
+    line = b'{"id": 12345, "name": "replayswarm benchmark item", "tags": ["a", "b"]}\n'
+    return {name: filler(line, size) for name, size in FILES.values()}
 
 
 def start_target(tmp: Path, choice: str) -> Target:
-    make_site(tmp)
-    # nginx runs its workers as "nobody": the (0700) temp dir must be readable by them.
-    os.chmod(tmp, 0o755)
-    port = free_port()
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-    if choice in ("auto", "nginx") and nginx:
-        conf = tmp / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(tmp=tmp, host=HOST, port=port))
-        version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip()
-        # -e: the error log nginx uses before it has read the config, also kept under tmp.
-        argv = [nginx, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")]
-        log = open(tmp / "nginx.out", "wb")
-        proc = subprocess.Popen(pinned(CLIENT_CORE, argv), stdout=log, stderr=subprocess.STDOUT)
-        wait_port(port, proc, "nginx")
-        return Target("nginx", port, proc, version)
+    if choice in ("auto", "nginx") and nginx_path():
+        # The access log on, as on a real site: nginx shares core 0 with the client.
+        return start_nginx(tmp, CLIENT_CORE, site_files(), access_log=True)
     if choice == "nginx":
         raise SystemExit("--target nginx: nginx is not installed (apt-get install -y nginx)")
-    argv = [PYTHON, "-c", FALLBACK_SERVER, HOST, str(port), str(tmp / "www")]
+    www = write_site(tmp, site_files())
+    port = free_port()
+    argv = [PYTHON, "-c", FALLBACK_SERVER, HOST, str(port), str(www)]
     log = open(tmp / "httpserver.log", "wb")
     proc = subprocess.Popen(pinned(CLIENT_CORE, argv), stdout=log, stderr=subprocess.STDOUT)
-    wait_port(port, proc, "http.server")
+    wait_port(port, proc, "http.server", START_TIMEOUT)
     return Target("python http.server", port, proc, f"Python {platform.python_version()}")
 
 
@@ -214,7 +136,7 @@ class Proxy:
     db_path: Path | None = None
 
     def stop(self) -> tuple[int, str]:
-        code = stop_process(self.proc, signal.SIGINT)
+        code = stop_process(self.proc, signal.SIGINT, STOP_TIMEOUT)
         out = (self.workdir / f"{self.kind}.out").read_text(errors="replace").strip()
         return code, out
 
@@ -233,7 +155,7 @@ def start_proxy(kind: str, workdir: Path, confdir: Path, name: str) -> Proxy:
     err = open(workdir / f"{kind}.err", "wb")
     proc = subprocess.Popen(pinned(PROXY_CORE, argv), cwd=ROOT, stdout=out, stderr=err)
     try:
-        wait_port(port, proc, kind)
+        wait_port(port, proc, kind, START_TIMEOUT)
         if kind == "recorder":
             # Listening is not enough: wait for its own announcement that it is recording.
             deadline = time.monotonic() + START_TIMEOUT
@@ -242,7 +164,7 @@ def start_proxy(kind: str, workdir: Path, confdir: Path, name: str) -> Proxy:
                     raise RuntimeError("recorder did not announce itself")
                 time.sleep(0.05)
     except Exception:
-        stop_process(proc)
+        stop_process(proc, signal.SIGINT, STOP_TIMEOUT)
         sys.stderr.write((workdir / f"{kind}.err").read_text(errors="replace"))
         raise
     return Proxy(kind, port, proc, workdir, db_path)
@@ -548,12 +470,9 @@ def print_report(s: dict[str, Any], env: dict[str, Any], args: argparse.Namespac
 def environment(target: Target) -> dict[str, Any]:
     from mitmproxy.version import VERSION
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
     return {"target": target.kind, "target_version": target.version, "mitmproxy": VERSION,
-            "python": platform.python_version(), "kernel": platform.release(), "cpu": cpu,
-            "cpus": os.cpu_count(), "commit": commit.stdout.strip()}
+            "python": platform.python_version(), "kernel": platform.release(), "cpu": cpu_model(),
+            "cpus": os.cpu_count(), "commit": code_version()["commit"]}
 
 
 def parse_args() -> argparse.Namespace:

@@ -94,6 +94,27 @@ class Histogram:
             h.count, h.total, h.min, h.max = int(data["count"]), int(data["total"]), int(data["min"]), int(data["max"])
         return h
 
+    def since(self, earlier: Histogram) -> Histogram:
+        """What was recorded after `earlier`, a copy of this histogram taken before. Its min and
+        max are the bounds of its outer buckets (the exact ones are not kept), within 1/64."""
+        out = Histogram()
+        for index, n in self.counts.items():
+            left = n - earlier.counts.get(index, 0)
+            if left > 0:
+                out.counts[index] = left
+        if out.counts:
+            out.count = self.count - earlier.count
+            out.total = self.total - earlier.total
+            out.min = bucket_bounds(min(out.counts))[0]
+            out.max = min(bucket_bounds(max(out.counts))[1], self.max)
+        return out
+
+    def copy(self) -> Histogram:
+        out = Histogram()
+        out.counts = dict(self.counts)
+        out.count, out.total, out.min, out.max = self.count, self.total, self.min, self.max
+        return out
+
     @classmethod
     def merged(cls, histograms: Iterable[Histogram]) -> Histogram:
         out = cls()

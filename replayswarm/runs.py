@@ -67,6 +67,28 @@ def reap(engine: Engine) -> None:
                 session.execute(update(RunRow).where(RunRow.id == run_id, RunRow.status == "running").values(status="crashed", ended=beat))
 
 
+def control(engine: Engine, run_id: int, users: int | None = None, stop: bool = False) -> None:
+    """Ask a running run for another user count, or to stop; it reads this within a second."""
+    reap(engine)
+    with writing(engine) as session:
+        run = session.get(RunRow, run_id)
+        if run is None:
+            raise UserError(f"no run {run_id} (see `replayswarm runs`)")
+        if run.status != "running":
+            raise UserError(f"run {run_id} is {run.status}, not running")
+        if users is not None:
+            run.control_users = users
+        if stop:
+            run.control_stop = True
+
+
+def read_control(engine: Engine, run_id: int) -> tuple[int | None, bool]:
+    """(users asked for, stop asked) of a run, as `control` left them."""
+    with reading(engine) as session:
+        users, stop = session.execute(select(RunRow.control_users, RunRow.control_stop).where(RunRow.id == run_id)).one()
+    return users, bool(stop)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -101,7 +123,8 @@ def get_run(engine: Engine, run_id: int) -> dict[str, Any]:
         endpoints = []
         total = Counter()
         for e in session.scalars(select(RunEndpointRow).where(RunEndpointRow.run_id == run_id).order_by(RunEndpointRow.name)):
-            counter = Counter(e.count, e.failures, e.bytes, e.deviations, Histogram.from_dict(e.histogram))
+            counter = Counter(e.count, e.failures, e.bytes, e.deviations, Histogram.from_dict(e.histogram),
+                              Histogram.from_dict(e.due_histogram) if e.due_histogram is not None else None)
             endpoints.append(numbers(e.name, counter, duration))
             total.merge(counter)
         errors = [
@@ -123,20 +146,21 @@ def series(engine: Engine, run_id: int, endpoint: str = "") -> dict[str, list[An
     """Per-second (or, for an endpoint, per-10-second) time series of a run, column by column."""
     from .db.models import RunBucketRow
 
-    columns: dict[str, list[Any]] = {k: [] for k in ("t", "rps", "failures_per_s", "users", "p50_ms", "p95_ms", "p99_ms")}
+    columns: dict[str, list[Any]] = {k: [] for k in ("t", "rps", "failures_per_s", "users", "target_users", "p50_ms", "p95_ms", "p99_ms")}
     step = 1 if endpoint == "" else 10
     with reading(engine) as session:
         rows = session.execute(
-            select(RunBucketRow.t, RunBucketRow.requests, RunBucketRow.failures, RunBucketRow.users,
+            select(RunBucketRow.t, RunBucketRow.requests, RunBucketRow.failures, RunBucketRow.users, RunBucketRow.target_users,
                    RunBucketRow.p50_ms, RunBucketRow.p95_ms, RunBucketRow.p99_ms)
             .where(RunBucketRow.run_id == run_id, RunBucketRow.endpoint == endpoint)
             .order_by(RunBucketRow.t)
         ).all()
-    for t, requests, failures, users, p50, p95, p99 in rows:
+    for t, requests, failures, users, target, p50, p95, p99 in rows:
         columns["t"].append(t)
         columns["rps"].append(requests / step)
         columns["failures_per_s"].append(failures / step)
         columns["users"].append(users)
+        columns["target_users"].append(target)
         columns["p50_ms"].append(round(p50, 3))
         columns["p95_ms"].append(round(p95, 3))
         columns["p99_ms"].append(round(p99, 3))

@@ -19,6 +19,9 @@ class _Handler(BaseHTTPRequestHandler):
         server: CountingTarget = self.server.target  # type: ignore[attr-defined]
         if server.delay:
             time.sleep(server.delay)
+        stalled = server.stalled_until - time.time()
+        if stalled > 0:
+            time.sleep(stalled)
         body = b'{"ok": true}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -36,6 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
 class CountingTarget:
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
+        self.stalled_until = 0.0  # every request before this moment waits for it (a GC pause, a lock)
         self.requests: list[tuple[float, str, str | None]] = []
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -48,6 +52,9 @@ class CountingTarget:
     def log(self, path: str, user: str | None, when: float) -> None:
         with self._lock:
             self.requests.append((when, path, user))
+
+    def stall(self, seconds: float) -> None:
+        self.stalled_until = time.time() + seconds
 
     @property
     def served(self) -> int:

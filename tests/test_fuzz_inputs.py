@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from replayswarm.cli import parse_duration, parse_size
 from replayswarm.errors import UserError
 from replayswarm.play.plan import compile_plan, map_origins, parse_target
+from replayswarm.play.shape import parse_stages, rate, steps
 from replayswarm.play.thresholds import parse_error_guard, parse_threshold
 from replayswarm.record.dump import read_dump
 from replayswarm.record.har import read_har
@@ -171,14 +172,15 @@ def test_any_yaml_text_loads_or_is_refused_in_one_line(text):
         assert "\n" not in str(exc)
 
 
-option_text = st.text(max_size=30) | st.from_regex(r"\s*[A-Za-z /:{}]{0,12}:?(p\d{1,3}|errors|rps|max|avg)\s*[<>]=?\s*-?\d{0,4}(\.\d+)?\s*(ms|s|us|%|m)?\s*", fullmatch=True)
+option_text = st.text(max_size=30) | st.from_regex(r"(\d{0,3}(\.\d)?[hms]{0,2}:\d{0,4}(/[sm])?,?){1,3}", fullmatch=True) | st.from_regex(r"\s*[A-Za-z /:{}]{0,12}:?(p\d{1,3}|errors|rps|max|avg)\s*[<>]=?\s*-?\d{0,4}(\.\d+)?\s*(ms|s|us|%|m)?\s*", fullmatch=True)
 
 
 @FUZZ
 @given(option_text)
 def test_any_threshold_duration_size_guard_or_host_parses_or_is_refused_in_one_line(text):
     for parse in (parse_threshold, parse_error_guard, lambda t: parse_duration(t, "--duration"),
-                  lambda t: parse_size(t, "--max-body"), parse_target):
+                  lambda t: parse_size(t, "--max-body"), parse_target, parse_stages, lambda t: rate(t, "--arrival-rate"),
+                  lambda t: steps(t, 500, 10.0)):
         try:
             parse(text)
         except UserError as exc:

@@ -280,6 +280,11 @@ def test_bad_input_is_refused_before_a_run_exists(db, tmp_path):
         "broken yaml": ([str(broken), "--host", target.url, "--users", "1"], f"{broken}:"),
         "no host": ([good, "--users", "1"], "play needs --host URL"),
         "bad think": ([good, "--host", target.url, "--users", "1", "--think", "3-1"], "--think '3-1'"),
+        "malformed stages": ([good, "--host", target.url, "--stages", "30s:fifty"], "--stages '30s:fifty': 'fifty' is not a number of users"),
+        "mixed stages": ([good, "--host", target.url, "--stages", "10s:5,10s:3/s"], "stages are all users or all rates"),
+        "bad rate": ([good, "--host", target.url, "--arrival-rate", "fast"], "--arrival-rate 'fast' is not a rate"),
+        "two shapes": ([good, "--host", target.url, "--users", "3", "--stages", "10s:5"], "--users and --stages both shape the load"),
+        "step without a top": ([good, "--host", target.url, "--step", "5/10s"], "--step needs --max-users"),
     }
     try:
         for label, (args, message) in cases.items():

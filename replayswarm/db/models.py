@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -206,6 +207,7 @@ class RunRow(Base):
     __table_args__ = (CheckConstraint(f"status IN {RUN_STATUSES}", name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="play", server_default="play")  # play | capacity
     set_id: Mapped[int | None] = mapped_column(ForeignKey("scenario_sets.id", ondelete="SET NULL"))
     source: Mapped[str] = mapped_column(Text)  # what was played: a set's name, a file, a recording
     host: Mapped[str] = mapped_column(Text)
@@ -233,6 +235,10 @@ class RunRow(Base):
     heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     pid: Mapped[int | None]
     hostname: Mapped[str | None] = mapped_column(String(255))
+    # Live control, read by the running run every second: a new target user count, a stop.
+    control_users: Mapped[int | None]
+    control_stop: Mapped[bool] = mapped_column(default=False, server_default=false())
+    answer: Mapped[dict | None] = mapped_column(JSON)  # a capacity search's answer
 
 
 class RunEndpointRow(Base):
@@ -247,6 +253,7 @@ class RunEndpointRow(Base):
     bytes: Mapped[int] = mapped_column(default=0)
     deviations: Mapped[int] = mapped_column(default=0)  # answers far from the recording
     histogram: Mapped[dict] = mapped_column(JSON, default=dict)
+    due_histogram: Mapped[dict | None] = mapped_column(JSON)  # open model: latency from when each request was due
 
 
 class RunBucketRow(Base):
@@ -262,6 +269,7 @@ class RunBucketRow(Base):
     requests: Mapped[int] = mapped_column(default=0)
     failures: Mapped[int] = mapped_column(default=0)
     users: Mapped[int] = mapped_column(default=0)
+    target_users: Mapped[int] = mapped_column(default=0, server_default="0")  # what the load shape asked for
     p50_ms: Mapped[float] = mapped_column(default=0.0)
     p95_ms: Mapped[float] = mapped_column(default=0.0)
     p99_ms: Mapped[float] = mapped_column(default=0.0)
@@ -277,3 +285,27 @@ class RunErrorRow(Base):
     kind: Mapped[str] = mapped_column(String(100))
     count: Mapped[int] = mapped_column(default=0)
     sample: Mapped[str] = mapped_column(Text, default="")
+
+
+class RunStepRow(Base):
+    """One load step of a capacity search: its steady numbers and what breached there."""
+
+    __tablename__ = "run_steps"
+    __table_args__ = (UniqueConstraint("run_id", "k", name="uq_run_steps_run_k"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    k: Mapped[int]  # the step's order in the search
+    users: Mapped[int]  # closed model: users; open model: arrivals a second
+    start_t: Mapped[float]  # seconds since the run started, steady part only
+    end_t: Mapped[float]
+    requests: Mapped[int]
+    failures: Mapped[int]
+    rps: Mapped[float]
+    p50_ms: Mapped[float]
+    p95_ms: Mapped[float]
+    p99_ms: Mapped[float]
+    spread: Mapped[float]  # coefficient of variation of the steady seconds' req/s
+    saturated: Mapped[bool]
+    breaches: Mapped[list[str]] = mapped_column(JSON)  # the SLOs (as written) this step broke
+    endpoints: Mapped[list[dict]] = mapped_column(JSON)  # per endpoint: requests, failures, p95, errors by kind

@@ -27,11 +27,15 @@ class Job:
     worker: int
     plan: Plan
     settings: UserSettings
-    user_indices: tuple[int, ...]  # the users this worker runs
-    spawn_rate: float  # this worker's share, users per second
+    # Its users are numbered first, first + stride, ... (a user's number picks its --data row).
+    # How many run at a time, or how many visits start a second, the parent says as it goes.
+    first: int
+    stride: int
+    open_model: bool  # visits arrive at a rate, each a new user for one iteration
     iterations: int | None  # this worker's share of --iterations
     stop_timeout: float
     # Seconds after its start when a worker halts by itself (the run's duration, its stop
     # timeout and a margin), even if its parent never says stop.
     deadline: float | None = None
     max_rps: float | None = None  # this worker's share of --max-rps
+    max_users: int | None = None  # open model: this worker's share of --max-users

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import pickle
 import resource
 import selectors
 import signal
@@ -21,13 +20,17 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import UserError
+from ..runs import read_control
 from . import messages
 from .job import Job, UserSettings
 from .lifeline import child_environment
 from ..scenario.model import ScenarioSet
 from .plan import MAX_ENDPOINTS, OTHER, PER_HOST, Plan, Target, compile_plan, map_origins, needed_variables, weighted_order
+from .pilot import Pilot
+from .shape import Shape, spawn
 from .sink import Sink, snapshot, start_run
 from .source import resolve
 from .stats import INTERNAL, Counter, RunStats, measure
@@ -35,6 +38,7 @@ from .thresholds import ErrorGuard, Threshold
 from .validation import Verdict, judge, literal_tokens, probe
 
 FLUSH_EVERY = 2.0  # seconds between database writes: a crash loses at most this much
+HORIZON = 300  # seconds of per-second rows the parent keeps after writing them (console, error guard)
 LATE = 3 * FLUSH_EVERY  # statistics waiting this long for the database are worth a word
 SATURATED = 0.9  # a worker's CPU share above which its numbers understate the target
 FILES_BESIDE_USERS = 64  # a worker's own descriptors: pipes, its interpreter, DNS
@@ -60,6 +64,9 @@ class PlaySettings:
     user: UserSettings = field(default_factory=UserSettings)
     stop_timeout: float = 10.0
     validate: bool = True  # a validation replay of each scenario before the swarm
+    # How many users (or arrivals a second) over time; None: ramp to `users` at `spawn_rate`.
+    shape: Shape | None = None
+    max_users: int | None = None  # open model: visits that would pass it are dropped
     allow_recorded_origin: bool = False  # load may go to the origin the recording was made on
 
 
@@ -241,6 +248,10 @@ class _Run:
         self.failures: list[str] = []
         self.sink = Sink(engine, run_id)
         self.behind = False  # told that the database is not taking statistics
+        self.pilot = Pilot(settings.shape or spawn(settings.users, settings.spawn_rate), settings.spawn_rate)
+        self.commands: list[Any] = []  # each worker's stdin: where its share of the target goes
+        self.shares: list[float] = []
+        self.controlled: int | None = None  # the last user count a control asked for
 
     def execute(self) -> Outcome:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -255,6 +266,11 @@ class _Run:
                 if proc.poll() is None:
                     proc.kill()
                 proc.wait()
+            for stdin in self.commands:
+                try:
+                    stdin.close()
+                except OSError:
+                    pass
             self.view.close()
         return self._finish()
 
@@ -271,12 +287,15 @@ class _Run:
         for w in range(n):
             read_fd, write_fd = os.pipe()
             share = None if iterations is None else iterations // n + (1 if w < iterations % n else 0)
+            max_users = self.settings.max_users
             job = Job(
                 worker=w,
                 plan=self.plan,
                 settings=self.settings.user,
-                user_indices=tuple(range(w, self.settings.users, n)),
-                spawn_rate=self.settings.spawn_rate / n,
+                first=w,
+                stride=n,
+                open_model=self.pilot.rate,
+                max_users=None if max_users is None else max_users // n + (1 if w < max_users % n else 0),
                 iterations=share,
                 stop_timeout=self.settings.stop_timeout,
                 deadline=None if self.settings.duration is None else self.settings.duration + self.settings.stop_timeout + DEADLINE_MARGIN,
@@ -291,8 +310,9 @@ class _Run:
             )
             os.close(write_fd)
             assert proc.stdin is not None
-            proc.stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
-            proc.stdin.close()
+            # Its stdin stays open: the job, then its share of the target as it changes.
+            messages.send(proc.stdin.fileno(), job)
+            self.commands.append(proc.stdin)
             workers.append(proc)
             readers[read_fd] = (w, messages.Reader(read_fd))
         return workers, readers
@@ -303,6 +323,7 @@ class _Run:
             selector.register(fd, selectors.EVENT_READ)
         deadline = self.started + self.settings.duration if self.settings.duration else None
         next_flush = time.time() + FLUSH_EVERY
+        next_control = time.time() + 1.0
         told: str | None = None
         told_at = 0.0
         open_fds = set(readers)
@@ -318,6 +339,11 @@ class _Run:
             now = time.time()
             if deadline is not None and now >= deadline and self.stop_reason is None:
                 self.stop_reason = "completed"
+            if now >= next_control:
+                next_control = now + 1.0
+                self._read_control(now)
+            if self.stop_reason is None:
+                self._aim(now)
             if self.stop_reason and told is None:
                 told, told_at = "stop", now
                 _signal_all(workers, signal.SIGUSR1)
@@ -330,6 +356,7 @@ class _Run:
             if now >= next_flush:
                 next_flush = now + FLUSH_EVERY
                 self.sink.submit(snapshot(self.stats, self.run_id, self._totals(now)))
+                self.stats.forget(int(now) - HORIZON)
                 lag = self.sink.lag()
                 if lag > LATE and not self.behind:
                     self.view.warn(f"the database has taken no statistics for {lag:.0f} s (locked by another process?): "
@@ -348,6 +375,39 @@ class _Run:
         for proc in workers:
             if proc.wait() not in (0, -signal.SIGKILL) and self.stop_reason != "stopped":
                 self.failures.append(f"a worker exited with {proc.returncode}")
+
+    def _aim(self, now: float) -> None:
+        """Hand each worker its share of what the load shape (or a control) asks for now."""
+        target = self.pilot.target(now - self.started)
+        n = len(self.commands)
+        if self.pilot.rate:
+            shares = [target / n] * n
+        else:
+            users = round(target)
+            shares = [float(users // n + (1 if w < users % n else 0)) for w in range(n)]
+        self.stats.target(round(target), now)
+        if shares == self.shares:
+            return
+        self.shares = shares
+        for stdin, share in zip(self.commands, shares):
+            try:
+                messages.send(stdin.fileno(), ("rate", share) if self.pilot.rate else ("users", int(share)))
+            except OSError:
+                pass  # that worker has ended: its pipe is read for what it sent
+
+    def _read_control(self, now: float) -> None:
+        """A new user count or a stop, asked for by `replayswarm control` or the UI."""
+        try:
+            users, stop = read_control(self.engine, self.run_id)
+        except SQLAlchemyError:
+            return  # a busy database: asked again in a second
+        if stop and self.stop_reason is None:
+            self.view.warn("stop requested (replayswarm control): stopping the run")
+            self.stop_reason = "stopped"
+        if users is not None and users != self.controlled:
+            self.controlled = users
+            self.view.warn(f"{users} users requested (replayswarm control)")
+            self.pilot.steer(float(users), now - self.started)
 
     def _failing(self, now: float, guard: ErrorGuard) -> bool:
         """Failures stayed at or above the guard's ratio over its whole window."""

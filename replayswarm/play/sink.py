@@ -68,16 +68,18 @@ def snapshot(stats: RunStats, run_id: int, totals: dict[str, Any]) -> Batch:
     for name in stats.touched_endpoints:
         c = stats.endpoints[name]
         batch.endpoints[name] = {"run_id": run_id, "name": name, "count": c.count, "failures": c.failures, "bytes": c.bytes,
-                                 "deviations": c.deviations, "histogram": c.hist.to_dict()}
+                                 "deviations": c.deviations, "histogram": c.hist.to_dict(),
+                                 "due_histogram": c.due.to_dict() if c.due is not None else None}
     for second in stats.touched_seconds:
         s = stats.seconds[second]
         batch.buckets["", second - base] = {"run_id": run_id, "endpoint": "", "t": second - base, "requests": s.requests,
-                                            "failures": s.failures, "users": s.users, **_percentiles(s.hist)}
+                                            "failures": s.failures, "users": s.users, "target_users": s.target,
+                                            **_percentiles(s.hist)}
     for name, window in stats.touched_windows:
         c = stats.windows[name, window]
         t = window * WINDOW - base
         batch.buckets[name, t] = {"run_id": run_id, "endpoint": name, "t": t, "requests": c.count, "failures": c.failures,
-                                  "users": 0, **_percentiles(c.hist)}
+                                  "users": 0, "target_users": 0, **_percentiles(c.hist)}
     for name, kind in stats.touched_errors:
         n, sample = stats.errors[name, kind]
         batch.errors[name, kind] = {"run_id": run_id, "endpoint": name, "kind": kind, "count": n, "sample": sample}

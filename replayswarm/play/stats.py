@@ -23,7 +23,11 @@ class Counter:
     failures: int = 0
     bytes: int = 0
     deviations: int = 0
-    hist: Histogram = field(default_factory=Histogram)
+    hist: Histogram = field(default_factory=Histogram)  # service time: from sending to the last byte
+    # Open model only: from when the request was due (its visit's arrival, or the end of the
+    # think time before it) to its last byte, so a generator that fell behind does not hide a
+    # stall (coordinated omission). None in the closed model, where the two are the same.
+    due: Histogram | None = None
 
     def merge(self, other: Counter) -> None:
         self.count += other.count
@@ -31,13 +35,22 @@ class Counter:
         self.bytes += other.bytes
         self.deviations += other.deviations
         self.hist.merge(other.hist)
+        if other.due is not None:
+            if self.due is None:
+                self.due = Histogram()
+            self.due.merge(other.due)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "failures": self.failures, "bytes": self.bytes, "deviations": self.deviations, "hist": self.hist.to_dict()}
+        d = {"count": self.count, "failures": self.failures, "bytes": self.bytes, "deviations": self.deviations, "hist": self.hist.to_dict()}
+        if self.due is not None:
+            d["due"] = self.due.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Counter:
-        return cls(d["count"], d["failures"], d["bytes"], d["deviations"], Histogram.from_dict(d["hist"]))
+        due = d.get("due")
+        return cls(d["count"], d["failures"], d["bytes"], d["deviations"], Histogram.from_dict(d["hist"]),
+                   Histogram.from_dict(due) if due is not None else None)
 
 
 @dataclass
@@ -46,6 +59,7 @@ class Second:
     failures: int = 0
     users: int = 0
     hist: Histogram = field(default_factory=Histogram)
+    target: int = 0  # the users (or arrivals a second) the load shape asked for
 
 
 class Stats:
@@ -61,8 +75,10 @@ class Stats:
         self.windows: dict[tuple[str, int], Counter] = {}
         self.errors: dict[tuple[str, str], list[Any]] = {}
 
-    def request(self, name: str, micros: int | None, nbytes: int, failed: bool, deviation: bool = False, now: float | None = None) -> None:
-        """One finished request: its time (None when no response came), size and outcome."""
+    def request(self, name: str, micros: int | None, nbytes: int, failed: bool, deviation: bool = False, now: float | None = None,
+                due_micros: int | None = None) -> None:
+        """One finished request: its time (None when no response came), size and outcome; in the
+        open model also its time from when it was due."""
         now = time.time() if now is None else now
         second = int(now)
         for counter in (
@@ -77,6 +93,10 @@ class Stats:
                 counter.deviations += 1
             if micros is not None:
                 counter.hist.record(micros)
+                if due_micros is not None:
+                    if counter.due is None:
+                        counter.due = Histogram()
+                    counter.due.record(due_micros)
         s = self.seconds.get(second) or self.seconds.setdefault(second, Second())
         s.requests += 1
         if failed:
@@ -123,7 +143,7 @@ class RunStats:
         self.windows: dict[tuple[str, int], Counter] = {}
         self.errors: dict[tuple[str, str], list[Any]] = {}
         self.iterations: dict[str, int] = {}
-        self.worker_users: dict[tuple[int, int], int] = {}  # (worker, second) → users
+        self.worker_users: dict[int, dict[int, int]] = {}  # second → worker → users
         self.touched_seconds: set[int] = set()
         self.touched_windows: set[tuple[str, int]] = set()
         self.touched_endpoints: set[str] = set()
@@ -140,9 +160,9 @@ class RunStats:
             s.failures += d["failures"]
             s.hist.merge(Histogram.from_dict(d["hist"]))
             # Users are a level, not a count: each worker's latest, summed over workers.
-            key = (worker, second)
-            self.worker_users[key] = max(self.worker_users.get(key, 0), d["users"])
-            s.users = sum(n for (w, sec), n in self.worker_users.items() if sec == second)
+            levels = self.worker_users.setdefault(second, {})
+            levels[worker] = max(levels.get(worker, 0), d["users"])
+            s.users = sum(levels.values())
             self.touched_seconds.add(second)
         for name, window, d in delta["windows"]:
             self.windows.setdefault((name, window), Counter()).merge(Counter.from_dict(d))
@@ -153,6 +173,24 @@ class RunStats:
             self.touched_errors.add((name, kind))
         for scenario, n in delta["iterations"].items():
             self.iterations[scenario] = self.iterations.get(scenario, 0) + n
+
+    def target(self, users: int, now: float) -> None:
+        """What the load shape asks for this second (users, or arrivals a second)."""
+        second = int(now)
+        s = self.seconds.setdefault(second, Second())
+        if s.target != users:
+            s.target = users
+            self.touched_seconds.add(second)
+
+    def forget(self, before: int) -> None:
+        """Drop per-second and per-window rows older than `before` (an epoch second) that are
+        already written: the parent's memory, and the console's work, stay flat however long the
+        run. Workers report within a second or two, so nothing comes for them again."""
+        for second in [s for s in self.seconds if s < before and s not in self.touched_seconds]:
+            del self.seconds[second]
+            self.worker_users.pop(second, None)
+        for key in [k for k in self.windows if (k[1] + 1) * WINDOW < before and k not in self.touched_windows]:
+            del self.windows[key]
 
     def total(self) -> Counter:
         total = Counter()
@@ -176,6 +214,11 @@ def numbers(name: str, c: Counter, duration: float) -> dict[str, Any]:
     """An endpoint's row, as the CLI, the database reader, the UI and reports all show it."""
     h = c.hist
     ms = lambda micros: round(micros / 1000.0, 3)  # noqa: E731
+    due = {} if c.due is None else {
+        # Open model: from when each request was due, so time the generator spent behind shows.
+        "due_p50_ms": ms(c.due.percentile(0.50)), "due_p95_ms": ms(c.due.percentile(0.95)),
+        "due_p99_ms": ms(c.due.percentile(0.99)), "due_max_ms": ms(c.due.max),
+    }
     return {
         "name": name,
         "requests": c.count,
@@ -192,6 +235,7 @@ def numbers(name: str, c: Counter, duration: float) -> dict[str, Any]:
         "p99.9_ms": ms(h.percentile(0.999)),
         "max_ms": ms(h.max),
         "avg_ms": round(h.mean / 1000.0, 3),
+        **due,
     }
 
 

@@ -23,12 +23,16 @@ from .plan import PER_HOST, Plan, PlannedRequest, PlannedScenario, PlannedStep, 
 from .stats import INTERNAL, Stats
 from .transport import Reply, Transport, TransportError, encode
 
+VISITS = "(visits)"  # where open-model visits that could not start are counted
+
 
 class Swarm:
     """One worker's virtual users and what they share: the plan, the stats, the stop signal."""
 
-    def __init__(self, plan: Plan, settings: UserSettings, stats: Stats, iterations: int | None, max_rps: float | None = None) -> None:
+    def __init__(self, plan: Plan, settings: UserSettings, stats: Stats, iterations: int | None, max_rps: float | None = None,
+                 open_model: bool = False) -> None:
         self.plan = plan
+        self.open = open_model  # latency is also measured from when each request was due
         self.settings = settings
         self.stats = stats
         self.iterations_left = iterations
@@ -65,7 +69,8 @@ class Swarm:
 
 class VirtualUser:
     # Thousands of these sit idle in a think time: no per-instance __dict__.
-    __slots__ = ("swarm", "index", "transport", "given", "position", "iteration", "jar", "vars", "pool", "micros")
+    __slots__ = ("swarm", "index", "transport", "given", "position", "iteration", "jar", "vars", "pool", "micros",
+                 "retired", "busy", "due", "due_micros")
 
     def __init__(self, swarm: Swarm, index: int) -> None:
         self.swarm = swarm
@@ -81,21 +86,38 @@ class VirtualUser:
         self.vars: dict[str, str] = {}
         self.pool: Pool | None = None  # made when the first page with sub-resources is fetched
         self.micros = 0
+        self.retired = False  # asked to leave (fewer users): it does after its current step
+        self.busy = False  # in a step: a retired user is not interrupted mid-request
+        self.due: float | None = None  # open model: perf_counter() when the next request was due
+        self.due_micros: int | None = None  # open model: the last page request's time from when it was due
 
     def run(self) -> None:
         swarm = self.swarm
         swarm.active += 1
         try:
-            while swarm.take_iteration():
-                plan = swarm.plan
-                scenario = plan.scenarios[plan.order[(self.position + self.iteration) % len(plan.order)]]
-                self.iteration += 1
-                # Counted when started: the shares then follow the weights exactly.
-                swarm.stats.iteration(scenario.name)
-                self.run_iteration(scenario)
+            while not self.retired and swarm.take_iteration():
+                self.one_iteration()
         finally:
             swarm.active -= 1
             self.transport.close()
+
+    def visit(self) -> None:
+        """Open model: one iteration, its place in the schedule already taken, then leave."""
+        swarm = self.swarm
+        swarm.active += 1
+        try:
+            self.one_iteration()
+        finally:
+            swarm.active -= 1
+            self.transport.close()
+
+    def one_iteration(self) -> None:
+        plan = self.swarm.plan
+        scenario = plan.scenarios[plan.order[(self.position + self.iteration) % len(plan.order)]]
+        self.iteration += 1
+        # Counted when started: the shares then follow the weights exactly.
+        self.swarm.stats.iteration(scenario.name)
+        self.run_iteration(scenario)
 
     def run_iteration(self, scenario: PlannedScenario) -> None:
         # A fresh visit: new cookies, only the values given to this user. The user keeps its
@@ -104,11 +126,20 @@ class VirtualUser:
         recorded = scenario.recorded if self.swarm.settings.use_recorded else {}
         self.vars = {**self.swarm.plan.defaults, **recorded, **self.given}
         stopping = self.swarm.stopping
+        first = True
         for step in scenario.steps:
             pause = self.think(step)
+            if self.swarm.open:
+                # Due after the think time: from the visit's arrival for its first request (the
+                # generator may have started it late), else from now.
+                self.due = (self.due if first and self.due is not None else time.perf_counter()) + pause
+            first = False
             # A zero think time does not go round the event loop: the request itself yields.
             if stopping.wait(pause) if pause > 0 else stopping.is_set():
                 return
+            if self.retired:
+                return
+            self.busy = True
             try:
                 ok = self.run_step(step)
             except Exception as exc:  # a virtual user never dies of an exception
@@ -118,6 +149,8 @@ class VirtualUser:
                     self.swarm.told = True
                     traceback.print_exc()
                 ok = False
+            finally:
+                self.busy = False
             if not ok and step.critical:
                 return
 
@@ -156,7 +189,7 @@ class VirtualUser:
                 self.vars[extract.var] = value
         if observe is not None:
             observe(step, reply, missing)
-        stats.request(request.name, self.micros, reply.wire_bytes, failed, _deviates(step, reply))
+        stats.request(request.name, self.micros, reply.wire_bytes, failed, _deviates(step, reply), due_micros=self.due_micros)
         if step.resources and not failed:
             pool = self.pool
             if pool is None:
@@ -172,7 +205,9 @@ class VirtualUser:
             failed = status_differs(reply.status, resource.expect_status)
             if failed:
                 self.swarm.stats.error(resource.name, f"status {reply.status}", f"{reply.status} where {resource.expect_status} was recorded")
-            self.swarm.stats.request(resource.name, self.micros, reply.wire_bytes, failed)
+            # A sub-resource is due when its page arrived: its time from due is its own time.
+            micros = self.micros
+            self.swarm.stats.request(resource.name, micros, reply.wire_bytes, failed, due_micros=micros if self.swarm.open else None)
 
     def send(self, request: PlannedRequest, keep: int = 0) -> Reply | None:
         """Render, send, and count a request that got no response; sets self.micros. The reply
@@ -227,7 +262,10 @@ class VirtualUser:
             stats.error(request.name, exc.kind, str(exc))
             return None
         self.count_reset(request)
-        self.micros = int((time.perf_counter() - start) * 1_000_000)
+        end = time.perf_counter()
+        self.micros = int((end - start) * 1_000_000)
+        if self.swarm.open:
+            self.due_micros = int((end - min(self.due or start, start)) * 1_000_000)
         # Also when nothing is set: a cookie extraction after this reads this request's cookies.
         jar.update(target, uri, reply.headers.get("set-cookie"))
         return reply

@@ -1,35 +1,121 @@
 """A worker process: monkey-patches first, then runs its share of the virtual users and sends
 statistics deltas to the parent every second. Started by the runner as
-`python -m replayswarm.play.worker FD` with its job pickled on stdin."""
+`python -m replayswarm.play.worker FD`; its stdin carries the job, then the parent's commands
+(length-prefixed pickles): ("users", N) in the closed model, ("rate", R) in the open one.
+Its stdin closing means the parent is gone."""
 
 from gevent import monkey
 
 monkey.patch_all()
 
+import heapq  # noqa: E402
 import os  # noqa: E402
-import pickle  # noqa: E402
 import resource  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from typing import Any  # noqa: E402
 
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
-import gevent.pool  # noqa: E402
+import gevent.os  # noqa: E402
+import gevent.socket  # noqa: E402
 
 from . import messages  # noqa: E402
 from .job import Job  # noqa: E402
 from .lifeline import die_with_parent  # noqa: E402
 from .stats import Stats  # noqa: E402
-from .user import Swarm, VirtualUser  # noqa: E402
+from .user import VISITS, Swarm, VirtualUser  # noqa: E402
 
 REPORT_EVERY = 1.0
+TICK = 0.2  # seconds over which a change of the user count is spread
 
 
-def run(job: Job, out: int) -> None:
+class Crew:
+    """The worker's virtual users, kept at the count the parent asks for (closed model) or
+    started at the rate it asks for (open model)."""
+
+    def __init__(self, job: Job, swarm: Swarm) -> None:
+        self.job = job
+        self.swarm = swarm
+        self.users: dict[int, tuple[gevent.Greenlet, VirtualUser]] = {}
+        self.free: list[int] = []  # numbers of users that left: reused, lowest first
+        self.issued = 0
+        self.target = 0
+        self.rate = 0.0
+        self.changed = gevent.event.Event()
+
+    def command(self, message: tuple[Any, ...]) -> None:
+        if message[0] == "users":
+            self.target = int(message[1])
+        elif message[0] == "rate":
+            self.rate = float(message[1])
+        self.changed.set()
+
+    def number(self) -> int:
+        if self.free:
+            return heapq.heappop(self.free)
+        self.issued += 1
+        return self.job.first + self.job.stride * (self.issued - 1)
+
+    def start(self, run: str, due: float | None = None) -> None:
+        index = self.number()
+        user = VirtualUser(self.swarm, index)
+        user.due = due
+        greenlet = gevent.spawn(getattr(user, run))
+        self.users[index] = (greenlet, user)
+        greenlet.link(lambda _: self.left(index))
+
+    def left(self, index: int) -> None:
+        self.users.pop(index, None)
+        heapq.heappush(self.free, index)  # only now: one data row is never used by two users at once
+
+    def steer(self) -> None:
+        """Closed model: start or retire users until as many run as asked, a step spread over a tick."""
+        swarm = self.swarm
+        while not swarm.stopping.is_set():
+            running = len(self.users) - sum(1 for _, u in self.users.values() if u.retired)
+            if self.target > running and swarm.iterations_left != 0:
+                self.start("run")
+                gevent.sleep(TICK / (self.target - running))
+            elif self.target < running:
+                # The newest go first; one in the middle of a request finishes it, then leaves.
+                index = max(i for i, (_, u) in self.users.items() if not u.retired)
+                greenlet, user = self.users[index]
+                user.retired = True
+                if not user.busy:
+                    greenlet.kill(block=False)
+            else:
+                self.changed.wait(TICK)
+                self.changed.clear()
+
+    def arrive(self) -> None:
+        """Open model: a new visit every 1/rate seconds, due then whether or not the generator
+        keeps up; one that would pass --max-users is dropped, and counted."""
+        swarm = self.swarm
+        due = time.perf_counter()
+        while not swarm.stopping.is_set():
+            if self.rate <= 0:
+                self.changed.wait(TICK)
+                self.changed.clear()
+                due = time.perf_counter()
+                continue
+            due += 1.0 / self.rate
+            delay = due - time.perf_counter()
+            if delay > 0 and swarm.stopping.wait(delay):
+                return
+            if not swarm.take_iteration():
+                return
+            if self.job.max_users is not None and len(self.users) >= self.job.max_users:
+                swarm.stats.error(VISITS, "dropped", f"a visit due when {len(self.users)} users were busy (--max-users)")
+                continue
+            self.start("visit", due)
+
+
+def run(job: Job, out: int, commands: messages.Reader, early: list[tuple[Any, ...]]) -> None:
     stats = Stats()
-    swarm = Swarm(job.plan, job.settings, stats, job.iterations, job.max_rps)
-    users = gevent.pool.Group()
+    swarm = Swarm(job.plan, job.settings, stats, job.iterations, job.max_rps, open_model=job.open_model)
+    crew = Crew(job, swarm)
     halted = gevent.event.Event()
 
     def stop() -> None:
@@ -44,11 +130,16 @@ def run(job: Job, out: int) -> None:
     gevent.signal_handler(signal.SIGTERM, halt)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
 
-    def spawner() -> None:
-        for n, index in enumerate(job.user_indices):
-            if n and swarm.stopping.wait(1.0 / job.spawn_rate):
+    def listen() -> None:
+        for message in early:
+            crew.command(message)
+        while True:
+            gevent.socket.wait_read(commands.fd)
+            for message in commands.read():
+                crew.command(message)
+            if commands.closed:  # the parent is gone: nobody measures, so nothing more is sent
+                halt()
                 return
-            users.spawn(VirtualUser(swarm, index).run)
 
     def reporter() -> None:
         cpu, wall = time.process_time(), time.monotonic()
@@ -61,29 +152,31 @@ def run(job: Job, out: int) -> None:
             cpu, wall = now_cpu, now_wall
             try:
                 messages.send(out, ("delta", job.worker, stats.delta(), {"cpu": load, "users": swarm.active}))
-            except OSError:  # the parent is gone: nobody measures, so nothing more is sent
+            except OSError:  # the parent is gone
                 halt()
                 return
 
-    spawning = gevent.spawn(spawner)
+    listening = gevent.spawn(listen)
+    driving = gevent.spawn(crew.arrive if job.open_model else crew.steer)
     reporting = gevent.spawn(reporter)
-    # Run until the users are done (iterations spent), the parent says stop, or the run's
-    # deadline passes: a worker keeps to it by itself, whatever became of its parent.
+    # Run until the iterations are spent, the parent says stop, or the run's deadline passes:
+    # a worker keeps to it by itself, whatever became of its parent.
     deadline = None if job.deadline is None else time.monotonic() + job.deadline
     while not swarm.stopping.is_set():
         gevent.sleep(0.1)
-        if spawning.dead and len(users) == 0:
+        if swarm.iterations_left == 0 and not crew.users:
             break
         if deadline is not None and time.monotonic() > deadline:
             halt()
     swarm.stopping.set()
-    spawning.kill()
+    driving.kill()
     # In-flight requests get --stop-timeout to finish; a halt ends them at once.
     deadline = time.monotonic() + job.stop_timeout
-    while len(users) and not halted.is_set() and time.monotonic() < deadline:
+    while crew.users and not halted.is_set() and time.monotonic() < deadline:
         gevent.sleep(0.05)
-    users.kill(block=True, timeout=2)
+    gevent.killall([g for g, _ in crew.users.values()], block=True, timeout=2)
     reporting.kill()
+    listening.kill()
     try:
         messages.send(out, ("delta", job.worker, stats.delta(), {"cpu": 0.0, "users": 0}))
         messages.send(out, ("done", job.worker))
@@ -98,9 +191,16 @@ def main() -> None:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     out = int(sys.argv[1])
-    job: Job = pickle.load(sys.stdin.buffer)
+    commands = messages.Reader(0)
+    received: list[Any] = []
+    while not received and not commands.closed:
+        received = commands.read()
+    if not received:
+        sys.exit(1)  # the parent died before it said what to do
+    job: Job = received[0]
+    gevent.os.make_nonblocking(0)
     try:
-        run(job, out)
+        run(job, out, commands, received[1:])
     except Exception as exc:  # tell the parent, whatever happened
         messages.send(out, ("failed", job.worker, f"{type(exc).__name__}: {exc}"))
         raise

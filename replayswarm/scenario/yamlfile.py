@@ -296,6 +296,9 @@ def _extract(raw: Any, parent: _Map) -> Extract:
     source = _need(raw, "source", str, raw, "an extraction")
     if source not in SOURCES:
         raise _Invalid(raw.line, f"extraction {var!r}: unknown source {source!r} (one of {', '.join(SOURCES)})")
+    for key in ("regex", "name", "path", "form", "kind"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise _Invalid(raw.line, f"extraction {var!r}: `{key}` must be a string")
     regex = raw.get("regex")
     if regex is not None:
         try:

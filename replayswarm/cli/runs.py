@@ -1,0 +1,136 @@
+"""Commands that look at runs: list, show, compare, the web UI and reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..db import open_db
+from ..errors import UserError
+from .base import _print_json, _print_table, _table, cli, db_option, json_option
+
+@cli.command()
+@json_option
+@db_option
+def runs(as_json: bool, db: str) -> None:
+    """List runs."""
+    from ..runs import list_runs
+
+    rows = list_runs(open_db(db))
+    if as_json:
+        _print_json(rows)
+        return
+    table = _table("id", "label", "source", "host", "users", "status", "requests", "fail %", "p95 ms", "req/s", "started")
+    for r in rows:
+        table.add_row(str(r["id"]), r["label"] or "", r["source"], r["host"], str(r["users"]), r["status"] + (" (saturated)" if r["saturated"] else ""),
+                      str(r["requests"]), f"{r['error_pct']:.1f}", f"{r['p95_ms']:.1f}", f"{r['rps']:.1f}", r["started"])
+    _print_table(table, empty="No runs yet: `replayswarm play SOURCE --host URL --users N`.")
+
+
+@cli.command("run")
+@click.argument("run_id", type=int)
+@json_option
+@db_option
+def run_(run_id: int, as_json: bool, db: str) -> None:
+    """Show one run: totals, endpoints, errors, thresholds."""
+    from ..runs import get_run
+
+    run = get_run(open_db(db), run_id)
+    if as_json:
+        _print_json(run)
+        return
+    tags = " ".join(f"{k}={v}" for k, v in run["tags"].items())
+    click.echo(f"Run {run['id']} {run['status']}{' (generator saturated)' if run['saturated'] else ''}: {run['source']} -> {run['host']}, "
+               f"{run['users']} users, {run['duration_s']:.0f}s{', ' + run['label'] if run['label'] else ''}{' ' + tags if tags else ''}")
+    table = _table("endpoint", "requests", "failures", "p50", "p90", "p95", "p99", "max", "avg size", "req/s")
+    for e in run["endpoints"] + [run["total"]]:
+        table.add_row(e["name"], str(e["requests"]), str(e["failures"]), f"{e['p50_ms']:.1f}", f"{e['p90_ms']:.1f}", f"{e['p95_ms']:.1f}",
+                      f"{e['p99_ms']:.1f}", f"{e['max_ms']:.1f}", str(e["avg_size"]), f"{e['rps']:.1f}")
+    _print_table(table, empty="No requests.")
+    for e in run["errors"]:
+        click.echo(f"error {e['endpoint']}: {e['kind']} x{e['count']} ({e['sample']})")
+    for t in run["thresholds"]:
+        click.echo(f"threshold {t['threshold']}: {'held' if t['held'] else 'FAILED'} (measured {t['value']})")
+
+
+@cli.command("compare")
+@click.argument("base", type=int)
+@click.argument("new", type=int)
+@json_option
+@db_option
+def compare_(base: int, new: int, as_json: bool, db: str) -> None:
+    """Compare two runs: per-endpoint deltas of p50/p95/p99, req/s and error rate, and a verdict."""
+    from ..compare import compare
+    from ..runs import get_run
+
+    engine = open_db(db)
+    result = compare(get_run(engine, base), get_run(engine, new))
+    if as_json:
+        _print_json(result)
+        return
+    table = _table("endpoint", "p50 ms", "p95 ms", "p99 ms", "req/s", "errors %")
+    for row in result["endpoints"] + [{"name": "Aggregated", "changes": result["total"]}]:
+        if not row["changes"]:
+            table.add_row(row["name"], f"only in {row['only_in']}", "", "", "", "")
+            continue
+        cells = []
+        for metric in ("p50_ms", "p95_ms", "p99_ms", "rps", "error_pct"):
+            c = row["changes"][metric]
+            mark = {"regression": " !", "improvement": " +"}.get(c["verdict"], "")
+            pct = f" ({c['pct']:+.0f}%)" if c["pct"] is not None else ""
+            cells.append(f"{c['base']:.1f} -> {c['new']:.1f}{pct}{mark}")
+        table.add_row(row["name"], *cells)
+    _print_table(table, empty="Nothing to compare.")
+    click.echo(result["verdict"])
+
+
+# -- ui and reports ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8089, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--auth", metavar="USER:PASSWORD", help="Require HTTP basic auth (needed to bind beyond loopback).")
+@db_option
+def ui(bind: str, port: int, auth: str | None, db: str) -> None:
+    """Serve the web UI: runs, comparisons, recordings, scenario sets."""
+    from ..hosts import is_loopback_name
+
+    credentials = None
+    if auth is not None:
+        user, sep, password = auth.partition(":")
+        if not sep or not user or not password:
+            raise UserError("--auth expects USER:PASSWORD")
+        credentials = (user, password)
+    if not is_loopback_name(bind) and credentials is None:
+        raise UserError(f"--bind {bind} is reachable from other machines: add --auth USER:PASSWORD")
+    from werkzeug.serving import run_simple
+
+    from ..web import create_app
+
+    app = create_app(db, bind=bind, port=port, auth=credentials)
+    shown = f"[{bind}]" if ":" in bind else bind
+    click.echo(f"replayswarm UI on http://{shown}:{port}/ (Ctrl-C to stop)", err=True)
+    run_simple(bind, port, app, threaded=True, use_reloader=False)
+
+
+@cli.command()
+@click.argument("run_id", type=int, metavar="RUN")
+@click.option("--baseline", type=int, metavar="RUN", help="Compare against this run.")
+@click.option("-o", "--output", required=True, metavar="FILE", help="Where to write the report (- for stdout).")
+@click.option("--format", "fmt", type=click.Choice(["html", "json", "csv", "junit"]), default="html", show_default=True)
+@db_option
+def report(run_id: int, baseline: int | None, output: str, fmt: str, db: str) -> None:
+    """Write a run (and its comparison with a baseline) as a self-contained HTML file, JSON, CSV or JUnit."""
+    from ..report import build
+
+    text = build(open_db(db), run_id, baseline, fmt)
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {output}: {exc.strerror}") from None
+    click.echo(f"Wrote {output} ({fmt}, run {run_id}{f' against run {baseline}' if baseline is not None else ''}).")
