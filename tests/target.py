@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,13 +18,9 @@ class _Handler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         server: CountingTarget = self.server.target  # type: ignore[attr-defined]
-        if server.delay:
-            time.sleep(server.delay)
-        stalled = server.stalled_until - time.time()
-        if stalled > 0:
-            time.sleep(stalled)
+        status = server.serve(self.path)
         body = b'{"ok": true}'
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -37,8 +34,25 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class CountingTarget:
-    def __init__(self, delay: float = 0.0) -> None:
+    """`delay`: seconds every request takes. A target of known capacity: `workers` requests are
+    served at a time, each for `service` seconds, the others wait their turn; beyond
+    `reject_above` requests in the house it answers 503 at once. `slow`: a path whose time grows
+    with the requests in the house (a login hashing passwords), `slow_per` seconds for each."""
+
+    def __init__(self, delay: float = 0.0, workers: int | None = None, service: float = 0.0,
+                 reject_above: int | None = None, slow: str | None = None, slow_per: float = 0.0) -> None:
         self.delay = delay
+        self.service = service
+        self.reject_above = reject_above
+        self.slow, self.slow_per = slow, slow_per
+        self.inside = 0
+        self.rejected = 0
+        # A FIFO queue in front of W worker threads, as a server's accept queue: first come, first served.
+        self._queue: queue.SimpleQueue[threading.Event] | None = None
+        if workers:
+            self._queue = queue.SimpleQueue()
+            for _ in range(workers):
+                threading.Thread(target=self._work, daemon=True).start()
         self.stalled_until = 0.0  # every request before this moment waits for it (a GC pause, a lock)
         self.requests: list[tuple[float, str, str | None]] = []
         self._lock = threading.Lock()
@@ -52,6 +66,39 @@ class CountingTarget:
     def log(self, path: str, user: str | None, when: float) -> None:
         with self._lock:
             self.requests.append((when, path, user))
+
+    def serve(self, path: str) -> int:
+        """Spend the time this request takes here; its status."""
+        with self._lock:
+            self.inside += 1
+            inside = self.inside
+        try:
+            if self.reject_above is not None and inside > self.reject_above:
+                with self._lock:
+                    self.rejected += 1
+                return 503
+            if self.delay:
+                time.sleep(self.delay)
+            if self._queue is not None:
+                done = threading.Event()
+                self._queue.put(done)
+                done.wait()
+            if self.slow is not None and path.startswith(self.slow):
+                time.sleep(self.slow_per * inside)
+            stalled = self.stalled_until - time.time()
+            if stalled > 0:
+                time.sleep(stalled)
+            return 200
+        finally:
+            with self._lock:
+                self.inside -= 1
+
+    def _work(self) -> None:
+        assert self._queue is not None
+        while True:
+            done = self._queue.get()
+            time.sleep(self.service)
+            done.set()
 
     def stall(self, seconds: float) -> None:
         self.stalled_until = time.time() + seconds

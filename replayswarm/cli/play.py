@@ -161,6 +161,85 @@ def _run_length(duration: str | None, iterations: int | None, shaped: Any) -> fl
 
 
 @cli.command()
+@click.argument("source", metavar="SOURCE")
+@click.option("--slo", multiple=True, metavar="EXPR", help="What must hold: p95<800ms, errors<1%, 'GET /login:p95<500ms' (repeatable).")
+@click.option("--start", type=click.IntRange(min=1), default=10, show_default=True, help="The first load (users, or arrivals a second).")
+@click.option("--step", "step_by", type=click.IntRange(min=1), default=10, show_default=True, help="Load added at each step.")
+@click.option("--step-duration", default="60s", show_default=True, metavar="DURATION", help="How long each load is held (its first quarter settles).")
+@click.option("--max-time", default="30m", show_default=True, metavar="DURATION", help="The whole search's budget.")
+@play_options
+def capacity(slo: tuple[str, ...], start: int, step_by: int, step_duration: str, max_time: str, arrival_rate: str | None,
+             quiet: bool, as_json: bool, db: str, **options: Any) -> int:
+    """Find the breaking point: raise the load step by step until requests fail or an SLO breaks,
+    then refine. Answers how many users the site takes, where throughput stops growing, and which
+    requests break first and why."""
+    import dataclasses
+
+    from ..play.console import make_view
+    from ..play.runner import CapacitySettings
+    from ..play.runner import play as run_play
+    from ..play.shape import rate
+    from ..play.thresholds import parse_threshold
+
+    slos = tuple(parse_threshold(s, "--slo") for s in slo)
+    top = options["max_users"] or 2000
+    if start > top:
+        raise UserError(f"--start {start} is above --max-users {top}")
+    hold = parse_duration(step_duration, "--step-duration")
+    budget = parse_duration(max_time, "--max-time")
+    if hold < 4:
+        raise UserError(f"--step-duration {step_duration!r}: a step needs 4s at least to settle and be measured")
+    if budget <= 0:
+        raise UserError(f"--max-time {max_time!r} must be longer than 0s")
+    open_model = arrival_rate is not None
+    if open_model:
+        start = max(1, round(rate(arrival_rate or "", "--arrival-rate")))  # the first rate; --step adds to it
+    search = CapacitySettings(slos=slos, start=start, step=step_by, hold=hold, top=top, max_time=budget, rate=open_model)
+    settings = base_settings(**options)
+    settings = dataclasses.replace(settings, users=top, duration=None, capacity=search, abort_on_errors=None,
+                                   processes=min(settings.processes, top), max_users=top if open_model else None)
+    view = make_view(quiet or as_json)
+    outcome = run_play(open_db(db), settings, view)
+    found = outcome.answer or {}
+    if as_json:
+        _print_json(found)
+    else:
+        _print_capacity(found)
+    return 130 if outcome.status == "stopped" else (1 if outcome.status == "failed" else 0)
+
+
+def _print_capacity(found: dict[str, Any]) -> None:
+    unit = "/s" if found.get("model") == "open" else " users"
+    table = _table("step", "load", "req/s", "p50 ms", "p95 ms", "p99 ms", "failures", "broke")
+    for s in sorted(found.get("steps", []), key=lambda s: s["users"]):
+        table.add_row(str(s["k"]), f"{s['users']}{unit}", f"{s['rps']:.1f}", f"{s['p50_ms']:.0f}", f"{s['p95_ms']:.0f}",
+                      f"{s['p99_ms']:.0f}", str(s["failures"]), ", ".join(s["breaches"]) or "-")
+    _print_table(table, empty="No step finished.")
+    certainty = found.get("certainty", {})
+
+    def figure(value: Any, sure: dict[str, Any]) -> str:
+        bound = "at least " if sure.get("lower_bound") else ""
+        gap = f" (next step {sure['first_breach_at']}{unit} broke)" if sure.get("first_breach_at") is not None else ""
+        return f"{bound}{value}{unit}{gap}"
+
+    click.echo(f"Run {found.get('run_id')}: most load without failed requests: "
+               f"{figure(found.get('max_users_without_failures'), certainty.get('without_failures', {}))}, "
+               f"{found.get('rps_without_failures', 0):.0f} req/s")
+    for text, value in found.get("max_users_within_slo", {}).items():
+        click.echo(f"  most load within {text}: {figure(value, certainty.get(f'within {text}', {}))}")
+    if found.get("knee_users") is not None:
+        click.echo(f"  throughput stops growing near {found['knee_users']}{unit} ({found['knee_rps']:.0f} req/s)")
+    else:
+        click.echo("  throughput still grew with load at the heaviest step: its knee is further")
+    for b in found.get("first_breaches", [])[:5]:
+        kinds = ", ".join(f"{k} ×{n}" for k, n in b["errors"].items())
+        why = kinds or ", ".join(b["slo"]) or f"p95 {b['p95_ms']:.0f} ms"
+        click.echo(f"  broke at {b['at']}{unit}: {b['endpoint']}: {why}")
+    if found.get("caveat"):
+        click.echo(f"  Note: {found['caveat']}")
+
+
+@cli.command()
 @click.argument("run_id", type=int)
 @click.option("--users", "-u", type=click.IntRange(min=0), help="The user count the run should go to (at its spawn rate).")
 @click.option("--stop", is_flag=True, help="Stop the run, keeping everything it measured.")

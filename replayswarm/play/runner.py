@@ -29,9 +29,10 @@ from .job import Job, UserSettings
 from .lifeline import child_environment
 from ..scenario.model import ScenarioSet
 from .plan import MAX_ENDPOINTS, OTHER, PER_HOST, Plan, Target, compile_plan, map_origins, needed_variables, weighted_order
-from .pilot import Pilot
+from .capacity import Search, Step, answer
+from .pilot import Pilot, SearchPilot
 from .shape import Shape, spawn
-from .sink import Sink, snapshot, start_run
+from .sink import Batch, Sink, snapshot, start_run
 from .source import resolve
 from .stats import INTERNAL, Counter, RunStats, measure
 from .thresholds import ErrorGuard, Threshold
@@ -67,7 +68,19 @@ class PlaySettings:
     # How many users (or arrivals a second) over time; None: ramp to `users` at `spawn_rate`.
     shape: Shape | None = None
     max_users: int | None = None  # open model: visits that would pass it are dropped
+    capacity: CapacitySettings | None = None  # a breaking-point search instead of a fixed shape
     allow_recorded_origin: bool = False  # load may go to the origin the recording was made on
+
+
+@dataclass(frozen=True)
+class CapacitySettings:
+    slos: tuple[Threshold, ...]
+    start: int  # users, or arrivals a second with an open model
+    step: int
+    hold: float  # seconds each load is held
+    top: int  # the most load tried
+    max_time: float  # seconds the whole search may take
+    rate: bool = False  # open model: loads are arrivals a second
 
 
 class View(Protocol):
@@ -84,6 +97,7 @@ class Outcome:
     thresholds: list[dict[str, Any]]
     saturated: bool
     iterations: dict[str, int]
+    answer: dict[str, Any] | None = None  # a capacity search's
 
     @property
     def exit_code(self) -> int:
@@ -184,6 +198,7 @@ def play(engine: Engine, settings: PlaySettings, view: View) -> Outcome:
     started = time.time()
     run_id = start_run(
         engine,
+        kind="play" if settings.capacity is None else "capacity",
         set_id=source.set_id,
         source=settings.source,
         host=", ".join(t.origin for t in plan.targets),
@@ -228,6 +243,9 @@ def _config(settings: PlaySettings, plan: Plan) -> dict[str, Any]:
         "abort_on_errors": None if settings.abort_on_errors is None else [settings.abort_on_errors.ratio, settings.abort_on_errors.seconds],
         "scenarios": [{"name": s.name, "weight": s.weight, "steps": len(s.steps)} for s in plan.scenarios],
         "skipped": list(plan.skipped),
+        "shape": None if settings.shape is None else {"rate": settings.shape.rate, "stages": [[s.seconds, s.target] for s in settings.shape.stages]},
+        "capacity": None if settings.capacity is None else {
+            **{k: v for k, v in asdict(settings.capacity).items() if k != "slos"}, "slos": [t.text for t in settings.capacity.slos]},
     }
 
 
@@ -248,7 +266,12 @@ class _Run:
         self.failures: list[str] = []
         self.sink = Sink(engine, run_id)
         self.behind = False  # told that the database is not taking statistics
-        self.pilot = Pilot(settings.shape or spawn(settings.users, settings.spawn_rate), settings.spawn_rate)
+        self.pilot: Pilot = Pilot(settings.shape or spawn(settings.users, settings.spawn_rate), settings.spawn_rate)
+        self.answer: dict[str, Any] | None = None
+        c = settings.capacity
+        if c is not None:
+            search = Search(c.start, c.step, c.top, resolution=max(1, c.step // 4))
+            self.pilot = SearchPilot(search, c.slos, c.hold, settings.spawn_rate, c.rate, c.max_time, self._stepped)
         self.commands: list[Any] = []  # each worker's stdin: where its share of the target goes
         self.shares: list[float] = []
         self.controlled: int | None = None  # the last user count a control asked for
@@ -278,6 +301,8 @@ class _Run:
         if self.stop_reason == "stopped" and signum == signal.SIGINT:
             self.halt = True  # a second Ctrl-C: stop at once
         self.stop_reason = "stopped"
+        if isinstance(self.pilot, SearchPilot):
+            self.pilot.interrupt()  # every finished step, and the answer so far, are kept
 
     def _start_workers(self) -> tuple[list[subprocess.Popen], dict[int, tuple[int, messages.Reader]]]:
         n = self.settings.processes
@@ -344,6 +369,9 @@ class _Run:
                 self._read_control(now)
             if self.stop_reason is None:
                 self._aim(now)
+            if isinstance(self.pilot, SearchPilot) and self.stop_reason is None:
+                if self.pilot.tick(now - self.started, self.stats, any(n >= 3 for n in self.hot.values())):
+                    self.stop_reason = "completed"
             if self.stop_reason and told is None:
                 told, told_at = "stop", now
                 _signal_all(workers, signal.SIGUSR1)
@@ -394,6 +422,19 @@ class _Run:
                 messages.send(stdin.fileno(), ("rate", share) if self.pilot.rate else ("users", int(share)))
             except OSError:
                 pass  # that worker has ended: its pipe is read for what it sent
+
+    def _stepped(self, step: Step) -> None:
+        """A capacity step is measured: store it, and say where the search is."""
+        self.sink.submit(Batch(steps={step.k: step.row()}))
+        pilot = self.pilot
+        assert isinstance(pilot, SearchPilot)
+        unit = "/s" if pilot.rate else " users"
+        verdict = "broke " + ", ".join(step.breaches) if step.breaches else "held"
+        good, bad = pilot.search.bracket()
+        so_far = f"most that held so far {good or 0}{unit}" + (f", first to break {bad}{unit}" if bad is not None else "")
+        left = max(0.0, pilot.budget - (time.time() - self.started))
+        self.view.warn(f"step {step.k}: {step.users}{unit}, {step.rps:.0f} req/s, p95 {step.p95_ms:.0f} ms, "
+                       f"{step.failures} failures: {verdict}; {so_far}; {left / 60:.0f} min left of --max-time")
 
     def _read_control(self, now: float) -> None:
         """A new user count or a stop, asked for by `replayswarm control` or the UI."""
@@ -467,6 +508,10 @@ class _Run:
             self.view.warn(failure)
         thresholds = self._check(ended)
         totals = {**self._totals(ended), "thresholds": thresholds}
+        if isinstance(self.pilot, SearchPilot):
+            c = self.settings.capacity
+            assert c is not None
+            self.answer = totals["answer"] = answer(self.pilot.search, c.slos, self.run_id, c.rate)
         final = snapshot(self.stats, self.run_id, totals)
         final.status = status
         if not self.sink.close(final):
@@ -476,7 +521,7 @@ class _Run:
         elif self.sink.longest_lag > LATE:
             self.view.warn(f"statistics reached the database up to {self.sink.longest_lag:.0f} s late (it was busy); every request is stored")
         summary = self.stats.summary(max(0.001, ended - self.started))
-        return Outcome(self.run_id, status, summary, thresholds, self.saturated, dict(self.stats.iterations))
+        return Outcome(self.run_id, status, summary, thresholds, self.saturated, dict(self.stats.iterations), self.answer)
 
 
 def _signal_all(workers: Sequence[subprocess.Popen], sig: int) -> None:

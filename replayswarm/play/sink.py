@@ -21,7 +21,7 @@ from sqlalchemy import Engine, and_, delete, insert, or_, update
 from sqlalchemy.exc import OperationalError
 
 from ..db import busy, writing
-from ..db.models import RunBucketRow, RunEndpointRow, RunErrorRow, RunRow, utcnow
+from ..db.models import RunBucketRow, RunEndpointRow, RunErrorRow, RunRow, RunStepRow, utcnow
 from .stats import WINDOW, RunStats
 
 RETRY_EVERY = 1.0  # seconds between attempts while the database is busy
@@ -44,6 +44,7 @@ class Batch:
     buckets: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     errors: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     totals: dict[str, Any] = field(default_factory=dict)
+    steps: dict[int, dict[str, Any]] = field(default_factory=dict)  # a capacity search's steps, by k
     status: str | None = None
     since: float | None = None  # time.monotonic() of its oldest snapshot
 
@@ -55,10 +56,11 @@ class Batch:
         self.buckets.update(newer.buckets)
         self.errors.update(newer.errors)
         self.totals.update(newer.totals)
+        self.steps.update(newer.steps)
         self.status = newer.status or self.status
 
     def __bool__(self) -> bool:
-        return bool(self.endpoints or self.buckets or self.errors or self.totals or self.status)
+        return bool(self.endpoints or self.buckets or self.errors or self.totals or self.steps or self.status)
 
 
 def snapshot(stats: RunStats, run_id: int, totals: dict[str, Any]) -> Batch:
@@ -106,6 +108,9 @@ def write(engine: Engine, run_id: int, batch: Batch) -> None:
             for start in range(0, len(keys), 200):
                 session.execute(delete(RunErrorRow).where(RunErrorRow.run_id == run_id, or_(*keys[start:start + 200])))
             session.execute(insert(RunErrorRow), list(batch.errors.values()))
+        if batch.steps:
+            session.execute(delete(RunStepRow).where(RunStepRow.run_id == run_id, RunStepRow.k.in_(batch.steps)))
+            session.execute(insert(RunStepRow), [{"run_id": run_id, **row} for row in batch.steps.values()])
         ended = {"status": batch.status, "ended": utcnow()} if batch.status else {}
         session.execute(update(RunRow).where(RunRow.id == run_id).values(heartbeat=utcnow(), **batch.totals, **ended))
 

@@ -32,26 +32,26 @@ class Threshold:
         return _OPS[self.op](value, self.limit)
 
 
-def parse_threshold(text: str) -> Threshold:
+def parse_threshold(text: str, option: str = "--threshold") -> Threshold:
     m = _GRAMMAR.match(text)
     if m is None:
         raise UserError(
-            f"--threshold {text!r} is not a threshold (like p95<800ms, errors<1%, rps>100, 'GET /x/:p99<2s')"
+            f"{option} {text!r} is not a threshold (like p95<800ms, errors<1%, rps>100, 'GET /x/:p99<2s')"
         )
     metric, unit = m.group("metric").lower(), (m.group("unit") or "").lower() or None
     value = float(m.group("value"))
     if metric.startswith("p"):
         if not 0 < float(metric[1:]) < 100:
-            raise UserError(f"--threshold {text!r}: a percentile is between p0 and p100")
+            raise UserError(f"{option} {text!r}: a percentile is between p0 and p100")
     if metric.startswith("p") or metric in ("max", "avg", "mean"):
         if unit == "%":
-            raise UserError(f"--threshold {text!r}: a time is in us, ms or s")
+            raise UserError(f"{option} {text!r}: a time is in us, ms or s")
         value *= _TIME_UNITS[unit]
     elif metric == "errors":
         if unit not in ("%", None):
-            raise UserError(f"--threshold {text!r}: errors are a percentage, like errors<1%")
+            raise UserError(f"{option} {text!r}: errors are a percentage, like errors<1%")
     elif unit is not None:
-        raise UserError(f"--threshold {text!r}: {metric} takes no unit")
+        raise UserError(f"{option} {text!r}: {metric} takes no unit")
     return Threshold(text=text.strip(), endpoint=m.group("endpoint"), metric=metric, op=m.group("op"), limit=value)
 
 

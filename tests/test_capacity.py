@@ -1,0 +1,107 @@
+"""`replayswarm capacity` against targets whose capacity is known, as real processes: the
+knee and the SLO limit where Little's law puts them, the load where a bounded server starts
+refusing, the endpoint that breaks first, and a search stopped midway that keeps what it found."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.dbutil import rows
+from tests.helpers import ROOT, cli
+from tests.target import CountingTarget, scenario_file
+
+
+def search(db: str, source: str, url: str, *args: str, timeout: float = 300) -> dict:
+    result = cli("capacity", source, "--host", url, "--spawn-rate", "50", "--no-validate", "--json", "--db", db, *args,
+                 timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def near(value: float | None, expected: float, within: float = 0.15) -> bool:
+    return value is not None and abs(value - expected) <= within * expected
+
+
+def test_the_knee_and_the_slo_limit_are_where_littles_law_puts_them(db, tmp_path):
+    # W = 4 workers, S = 20 ms each, think time Z = 100 ms: throughput tops out at W/S = 200/s,
+    # and the users' line N/(Z+S) meets it at N* = W(Z+S)/S = 24 users. Past it, a request
+    # waits R = N·S/W - Z, so p95 < 100 ms holds up to about W(Z+0.1)/S = 40 users.
+    target = CountingTarget(workers=4, service=0.02)
+    yaml_file = scenario_file(tmp_path / "known.yaml", target.url, [("known", 1, [("/work", 0.1)])])
+    try:
+        found = search(db, yaml_file, target.url, "--slo", "p95<100ms", "--start", "6", "--step", "6",
+                       "--step-duration", "4s", "--max-users", "60")
+    finally:
+        target.close()
+    assert near(found["knee_users"], 24) and near(found["knee_rps"], 200), found
+    assert near(found["max_users_within_slo"]["p95<100ms"], 40), found
+    assert found["max_users_without_failures"] >= 36 and found["caveat"] is None
+    steps = rows(db, f"SELECT k, users, breaches FROM run_steps WHERE run_id = {found['run_id']} ORDER BY k")
+    assert len(steps) == len(found["steps"]) >= 7
+    [run] = rows(db, f"SELECT kind, status FROM runs WHERE id = {found['run_id']}")
+    assert run == {"kind": "capacity", "status": "completed"}
+
+
+def test_a_server_that_refuses_beyond_c_requests_is_found_and_named(db, tmp_path):
+    # W = 4 workers of S = 20 ms behind a queue, and at most C = 16 requests in the house (served
+    # or queued); think time Z = 100 ms. Past the knee the server does X = W/S = 200/s and, by
+    # Little's law, holds N - X·Z requests: refusals start at N = C + X·Z = 36 users.
+    target = CountingTarget(workers=4, service=0.02, reject_above=16)
+    yaml_file = scenario_file(tmp_path / "bounded.yaml", target.url, [("bounded", 1, [("/api/things", 0.1)])])
+    try:
+        found = search(db, yaml_file, target.url, "--start", "6", "--step", "6", "--step-duration", "4s", "--max-users", "60")
+    finally:
+        target.close()
+    assert near(found["max_users_without_failures"], 36), found
+    first = found["first_breaches"][0]
+    assert first["endpoint"] == "GET /api/things" and list(first["errors"]) == ["status 503"]
+    assert first["samples"]["status 503"].startswith("503 where 200 was recorded")
+
+
+def test_the_endpoint_that_slows_under_load_is_ranked_first(db, tmp_path):
+    target = CountingTarget(slow="/login", slow_per=0.01)  # 10 ms more for every request in the house
+    yaml_file = scenario_file(tmp_path / "login.yaml", target.url,
+                              [("visit", 1, [("/home", 0.05), ("/login", 0.05), ("/items", 0.05)])])
+    try:
+        found = search(db, yaml_file, target.url, "--slo", "p95<60ms", "--start", "2", "--step", "4",
+                       "--step-duration", "4s", "--max-users", "30")
+    finally:
+        target.close()
+    assert found["first_breaches"][0]["endpoint"] == "GET /login", found["first_breaches"]
+    assert found["first_breaches"][0]["slo"] == ["p95<60ms"]
+
+
+def test_bad_input_is_refused_and_a_stopped_search_keeps_its_steps(db, tmp_path):
+    target = CountingTarget()
+    yaml_file = scenario_file(tmp_path / "s.yaml", target.url, [("s", 1, [("/a", 0.1)])])
+    try:
+        for args, message in (
+            (["--slo", "p95 fast"], "Error: --slo 'p95 fast' is not a threshold"),
+            (["--start", "300", "--max-users", "100"], "Error: --start 300 is above --max-users 100"),
+            (["--step-duration", "1s"], "Error: --step-duration '1s': a step needs 4s at least"),
+        ):
+            bad = cli("capacity", yaml_file, "--host", target.url, *args, "--db", db)
+            assert bad.returncode == 2 and bad.stderr.startswith(message) and bad.stderr.count("\n") == 1, bad.stderr
+        assert target.served == 0
+        proc = subprocess.Popen([sys.executable, "-m", "replayswarm", "capacity", yaml_file, "--host", target.url,
+                                 "--start", "2", "--step", "2", "--step-duration", "4s", "--no-validate", "--json", "--db", db],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "step 2:" not in "".join(proc.stderr.readline() for _ in range(1)):
+            pass
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        target.close()
+    assert proc.returncode == 130, err
+    found = json.loads(out)
+    assert len(found["steps"]) >= 2 and found["stopped"] == "interrupted"
+    assert "stopped" in found["caveat"]
+    stored = rows(db, f"SELECT status, answer FROM runs WHERE id = {found['run_id']}")
+    assert stored[0]["status"] == "stopped" and json.loads(stored[0]["answer"])["steps"] == found["steps"]
