@@ -69,7 +69,14 @@ def compare(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     regressions = [(r["name"], m) for r in rows for m, c in r["changes"].items() if c["verdict"] == "regression"]
     improvements = [(r["name"], m) for r in rows for m, c in r["changes"].items() if c["verdict"] == "improvement"]
     saturated = [r["id"] for r in (base, new) if r.get("saturated")]
+    capacity = compare_capacity(base["answer"], new["answer"]) if base.get("answer") and new.get("answer") else None
+    verdict = _verdict(base, new, total, regressions, improvements)
+    if capacity is not None:
+        unit = "arrivals a second" if new["answer"].get("model") == "open" else "users"
+        verdict = (f"REGRESSION: run {new['id']} holds fewer {unit} than run {base['id']}: " + "; ".join(capacity["fewer"])
+                   if capacity["fewer"] else f"SAME: run {new['id']} holds as many {unit} as run {base['id']}, within the searches' resolution")
     return {
+        "capacity": capacity,
         "base": base["id"],
         "new": new["id"],
         "saturated": saturated,
@@ -77,9 +84,29 @@ def compare(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         "endpoints": rows,
         "regressions": [{"endpoint": n, "metric": m} for n, m in regressions],
         "improvements": [{"endpoint": n, "metric": m} for n, m in improvements],
-        "verdict": _verdict(base, new, total, regressions, improvements) + "".join(
+        "verdict": verdict + "".join(
             f"; caution: run {i}'s load generator was saturated, its numbers understate the target" for i in saturated),
     }
+
+
+def compare_capacity(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Two capacity answers → each figure's change, and whether the new build holds less load.
+    A drop counts only beyond the search's own resolution (the gap to the load that broke)."""
+    figures = [("without failures", base["max_users_without_failures"], new["max_users_without_failures"],
+                new["certainty"]["without_failures"].get("uncertainty"))]
+    for text, value in base["max_users_within_slo"].items():
+        if text in new["max_users_within_slo"]:
+            figures.append((f"within {text}", value, new["max_users_within_slo"][text], new["certainty"].get(f"within {text}", {}).get("uncertainty")))
+    if base.get("knee_users") and new.get("knee_users"):
+        figures.append(("knee", base["knee_users"], new["knee_users"], None))
+    rows, fewer = [], []
+    for name, a, b, gap in figures:
+        slack = max(gap or 0, 0.05 * a)
+        verdict = "fewer" if b < a - slack else "more" if b > a + slack else "same"
+        rows.append({"figure": name, "base": a, "new": b, "pct": round(100.0 * (b - a) / a, 1) if a else None, "verdict": verdict})
+        if verdict == "fewer":
+            fewer.append(f"{name} {a} → {b}")
+    return {"figures": rows, "fewer": fewer}
 
 
 def _change(c: Change, judged: bool) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from .db import reading, writing
-from .db.models import RunEndpointRow, RunErrorRow, RunRow, utcnow
+from .db.models import RunEndpointRow, RunErrorRow, RunRow, RunStepRow, utcnow
 from .errors import UserError
 from .histogram import Histogram
 from .play.stats import Counter, numbers
@@ -25,6 +25,7 @@ def run_duration(run: RunRow) -> float:
 def run_header(run: RunRow) -> dict[str, Any]:
     return {
         "id": run.id,
+        "kind": run.kind,
         "label": run.label,
         "tags": dict(run.tags),
         "source": run.source,
@@ -139,6 +140,12 @@ def get_run(engine: Engine, run_id: int) -> dict[str, Any]:
             "thresholds": list(run.thresholds),
             "iterations": dict(run.iterations),
             "config": dict(run.config),
+            "answer": run.answer,  # a capacity search's, once it ended
+            "steps": [
+                {c: getattr(s, c) for c in ("k", "users", "start_t", "end_t", "requests", "failures", "rps", "p50_ms", "p95_ms",
+                                            "p99_ms", "spread", "saturated", "breaches", "endpoints")}
+                for s in session.scalars(select(RunStepRow).where(RunStepRow.run_id == run_id).order_by(RunStepRow.k))
+            ],
         }
 
 

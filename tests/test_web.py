@@ -70,6 +70,17 @@ def history(mixed_recording, tmp_path_factory) -> History:
                                "--threshold", "p95<20ms", expect=0 if label == "fast" else 1)
         finally:
             target.close()
+    # Two capacity searches: build 41 with four server workers, build 42 with two.
+    for label, workers in (("capacity-41", 4), ("capacity-42", 2)):
+        target = CountingTarget(workers=workers, service=0.02)
+        try:
+            found = cli("capacity", scenario_file(directory / "cap.yaml", target.url, [("cap", 1, [("/work", 0.1)])]),
+                        "--host", target.url, "--slo", "p95<100ms", "--start", "8", "--step", "8", "--step-duration", "4s",
+                        "--max-users", "32", "--spawn-rate", "50", "--label", label, "--json", "--quiet", "--db", db)
+            assert found.returncode == 0, found.stderr
+            runs[label] = json.loads(found.stdout)["run_id"]
+        finally:
+            target.close()
     return History(db=db, runs=runs)
 
 
@@ -122,7 +133,7 @@ def charts_drawn(page: Page, count: int) -> None:
 def test_runs_list_filters_sorts_and_compares_a_slowed_run(ui: UI, history: History, page: Page):
     page.goto(ui.url + "/")
     table = page.locator("#runs tbody tr")
-    assert table.count() == 3
+    assert table.count() == len(history.runs) == 5
     assert "build=41" in page.locator("#runs").inner_text()
     shot(page, "runs")
     page.fill("input[name=q]", "slow")
@@ -131,7 +142,7 @@ def test_runs_list_filters_sorts_and_compares_a_slowed_run(ui: UI, history: Hist
     for order in ("desc", "asc"):
         page.goto(ui.url + f"/?sort=p95_ms&order={order}")
         p95 = [float(t) for t in page.locator("#runs tbody tr td:nth-child(10)").all_inner_texts()]
-        assert p95 == sorted(p95, reverse=order == "desc") and len(p95) == 3
+        assert p95 == sorted(p95, reverse=order == "desc") and len(p95) == 5
     page.goto(ui.url + "/")
     page.check(f"input[value='{history.runs['fast']}']")
     page.check(f"input[value='{history.runs['slow']}']")
@@ -159,6 +170,25 @@ def test_run_detail_shows_charts_endpoints_errors_and_configuration(ui: UI, hist
     slow = history.runs["slow"]
     page.goto(f"{ui.url}/runs/{slow}")
     assert "p95<20ms: FAILED" in page.locator(".thresholds").inner_text()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_capacity_run_is_shown_as_pictures_and_two_builds_compare_by_the_load_they_hold(ui: UI, history: History, page: Page):
+    weak = history.runs["capacity-42"]
+    page.goto(f"{ui.url}/runs/{weak}")
+    charts_drawn(page, 6)  # throughput, p95 per endpoint and failures against load; and the run's own
+    answer = page.locator("#capacity-answer").inner_text()
+    stored = json.loads(cli("run", str(weak), "--json", "--db", history.db).stdout)["answer"]
+    assert f"Most load within p95<100ms: {stored['max_users_within_slo']['p95<100ms']} users" in answer
+    assert "Throughput stops growing near" in answer
+    # The knee and the SLO's limit are marked on the charts.
+    assert page.locator("#chart-capacity-rps").inner_text().count("knee") == 1
+    assert "p95<100ms up to" in page.locator("#chart-capacity-latency").inner_text()
+    shot(page, "capacity")
+    page.goto(f"{ui.url}/compare?run={history.runs['capacity-41']}&run={weak}")
+    verdict = page.locator(f"#verdict-{weak}").inner_text()
+    assert verdict.startswith(f"REGRESSION: run {weak} holds fewer users than run {history.runs['capacity-41']}")
+    assert page.locator(f"#capacity-compare-{weak}").inner_text().count("fewer") >= 1
     assert page.errors == []  # type: ignore[attr-defined]
 
 
@@ -233,6 +263,14 @@ def test_the_html_report_is_self_contained_and_opens_offline(history: History, p
     assert csv_text.splitlines()[0].startswith("name,requests,failures") and "GET /page" in csv_text
     data = json.loads(cli("report", str(history.runs["slow"]), "--baseline", str(history.runs["fast"]), "--format", "json", "-o", "-", "--db", history.db).stdout)
     assert data["comparison"]["verdict"].startswith("REGRESSION") and data["run"]["series"]["t"]
+    # A capacity run's report carries its pictures and the answer; against the stronger build, a verdict in users.
+    weak, strong = history.runs["capacity-42"], history.runs["capacity-41"]
+    out = tmp_path / "capacity.html"
+    assert cli("report", str(weak), "--baseline", str(strong), "-o", str(out), "--db", history.db).returncode == 0
+    page.goto(out.as_uri())
+    charts_drawn(page, 3 + 3 + 2)
+    assert "Most load within p95<100ms" in page.locator("#capacity-answer").inner_text()
+    assert page.locator("#verdict").inner_text().startswith(f"REGRESSION: run {weak} holds fewer users")
 
 
 def test_the_api_serves_runs_and_comparisons(ui: UI, history: History):

@@ -56,6 +56,41 @@ function refreshRun(data) {
   });
 }
 
+function marker(x, text) {
+  // A vertical line at x across the chart, labelled: the knee, an SLO's limit.
+  return {
+    shape: { type: "line", x0: x, x1: x, yref: "paper", y0: 0, y1: 1, line: { dash: "dash", width: 1, color: "#555" } },
+    note: { x: x, yref: "paper", y: 1, text: text, showarrow: false, xanchor: "left", font: { size: 11 } },
+  };
+}
+
+function drawCapacity(data) {
+  const steps = data.steps.slice().sort((a, b) => a.users - b.users);
+  const x = steps.map((s) => s.users);
+  const a = data.answer;
+  const marks = [];
+  if (a && a.knee_users !== null) marks.push(marker(a.knee_users, "knee " + a.knee_users));
+  if (a) Object.entries(a.max_users_within_slo).forEach(([text, v]) => marks.push(marker(v, text + " up to " + v)));
+  const failMarks = a ? [marker(a.max_users_without_failures, "no failures up to " + a.max_users_without_failures)] : [];
+  const axis = (title) => ({ title: { text: title } });
+  const xaxis = axis("load (" + data.unit.trim() + ")");
+  const layout = (title, y, ms) => Object.assign({}, LAYOUT, {
+    title: { text: title }, xaxis: xaxis, yaxis: axis(y),
+    shapes: ms.map((m) => m.shape), annotations: ms.map((m) => m.note) });
+  const points = { mode: "lines+markers" };
+  Plotly.react("chart-capacity-rps", [line(x, steps.map((s) => s.rps), "req/s", points)],
+    layout("Throughput against load", "req/s", marks), CONFIG);
+  const names = [...new Set(steps.flatMap((s) => s.endpoints.map((e) => e.name)))];
+  const perEndpoint = names.map((name) => {
+    const ys = steps.map((s) => { const e = s.endpoints.find((e) => e.name === name); return e ? e.p95_ms : null; });
+    return line(x, ys, name, points);
+  });
+  Plotly.react("chart-capacity-latency", perEndpoint, layout("p95 per endpoint against load", "ms", marks), CONFIG);
+  Plotly.react("chart-capacity-failures",
+    [line(x, steps.map((s) => (s.requests ? 100 * s.failures / s.requests : 0)), "failed %", Object.assign({ line: { color: "#c0392b" } }, points))],
+    layout("Failed requests against load", "% of requests", failMarks), CONFIG);
+}
+
 function drawCompare(data) {
   const latency = [], rps = [];
   data.runs.forEach((id, i) => {
@@ -74,6 +109,8 @@ window.addEventListener("DOMContentLoaded", () => {
     drawRun(run);
     if (run.status === "running") setTimeout(() => refreshRun(run), 2000);
   }
+  const capacity = readJSON("capacity-data");
+  if (capacity) drawCapacity(capacity);
   const compare = readJSON("compare-data");
   if (compare) drawCompare(compare);
 });
