@@ -63,15 +63,16 @@ class Site:
                 self.process.wait()
 
 
-def start_notes_site(directory: Path, anonymous_visitors: bool = False) -> Site:
+def start_notes_site(directory: Path, anonymous_visitors: bool = False, real_hashing: bool = False) -> Site:
     """The notes site on a free port; its log (runserver's access log) is `notes-PORT.log`.
-    anonymous_visitors: its home page sets no cookie (as on most real sites)."""
+    anonymous_visitors: its home page sets no cookie (as on most real sites). real_hashing:
+    Django's default password hashing, so logins cost what they cost on a real site."""
     port = free_port()
     db = directory / f"notes-{port}.sqlite3"
     log = open(directory / f"notes-{port}.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.sites.notes", "--port", str(port), "--db", str(db),
-         *(["--anonymous-visitors"] if anonymous_visitors else [])],
+         *(["--anonymous-visitors"] if anonymous_visitors else []), *(["--real-hashing"] if real_hashing else [])],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

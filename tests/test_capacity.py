@@ -93,8 +93,8 @@ def test_bad_input_is_refused_and_a_stopped_search_keeps_its_steps(db, tmp_path)
                                  "--start", "2", "--step", "2", "--step-duration", "4s", "--no-validate", "--json", "--db", db],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "step 2:" not in "".join(proc.stderr.readline() for _ in range(1)):
-            pass
+        while time.monotonic() < deadline and not proc.stderr.readline().startswith("step 2:"):
+            pass  # one line a step, without a terminal
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:

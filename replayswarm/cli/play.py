@@ -198,7 +198,7 @@ def capacity(slo: tuple[str, ...], start: int, step_by: int, step_duration: str,
     settings = base_settings(**options)
     settings = dataclasses.replace(settings, users=top, duration=None, capacity=search, abort_on_errors=None,
                                    processes=min(settings.processes, top), max_users=top if open_model else None)
-    view = make_view(quiet or as_json)
+    view = make_view(quiet or as_json, notes=as_json and not quiet)  # one line a step beside the JSON
     outcome = run_play(open_db(db), settings, view)
     found = outcome.answer or {}
     if as_json:

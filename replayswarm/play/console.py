@@ -12,9 +12,10 @@ from .stats import RunStats
 LINE_EVERY = 5.0
 
 
-def make_view(quiet: bool) -> Any:
+def make_view(quiet: bool, notes: bool = False) -> Any:
+    """quiet: warnings only; notes: warnings and notes (a capacity search's steps beside --json)."""
     if quiet:
-        return QuietView()
+        return NotesView() if notes else QuietView()
     if sys.stdout.isatty():
         return LiveView()
     return LineView()
@@ -27,11 +28,19 @@ class QuietView:
     def warn(self, message: str) -> None:
         print(f"Warning: {message}", file=sys.stderr, flush=True)
 
+    def note(self, message: str) -> None:
+        """Progress worth a line of its own (a capacity step): not with --quiet."""
+
     def close(self) -> None:
         pass
 
 
-class LineView(QuietView):
+class NotesView(QuietView):
+    def note(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+
+class LineView(NotesView):
     def __init__(self) -> None:
         self.last = 0.0
 
@@ -60,6 +69,9 @@ class LiveView(QuietView):
 
     def warn(self, message: str) -> None:
         self.console.print(f"[yellow]Warning:[/] {message}")
+
+    def note(self, message: str) -> None:
+        self.console.print(message, markup=False)
 
     def close(self) -> None:
         self.live.stop()

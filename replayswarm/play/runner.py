@@ -86,6 +86,7 @@ class CapacitySettings:
 class View(Protocol):
     def update(self, stats: RunStats, elapsed: float, users: int) -> None: ...
     def warn(self, message: str) -> None: ...
+    def note(self, message: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -433,7 +434,7 @@ class _Run:
         good, bad = pilot.search.bracket()
         so_far = f"most that held so far {good or 0}{unit}" + (f", first to break {bad}{unit}" if bad is not None else "")
         left = max(0.0, pilot.budget - (time.time() - self.started))
-        self.view.warn(f"step {step.k}: {step.users}{unit}, {step.rps:.0f} req/s, p95 {step.p95_ms:.0f} ms, "
+        self.view.note(f"step {step.k}: {step.users}{unit}, {step.rps:.0f} req/s, p95 {step.p95_ms:.0f} ms, "
                        f"{step.failures} failures: {verdict}; {so_far}; {left / 60:.0f} min left of --max-time")
 
     def _read_control(self, now: float) -> None:

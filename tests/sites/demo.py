@@ -1,8 +1,9 @@
-"""`make demo`: the pipeline so far, on the bundled notes site.
+"""`make demo`: the whole pipeline on the bundled notes site.
 
 Serves the site on a free loopback port, starts `replayswarm record` (the real CLI) in front of
-it, browses it in headless Chromium as a visitor and as an editor, stops the recorder and shows
-what landed in ./replayswarm.db.
+it, browses it in headless Chromium as visitors and editors, converts the recording, plays it
+against a fresh site, then searches for the breaking point of a site that hashes passwords as
+Django does by default. Everything lands in ./replayswarm.db.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ DURATION = "20s"
 def main() -> None:
     work = ROOT / ".demo"
     work.mkdir(exist_ok=True)
+    # A replayswarm.db left by an older checkout is brought up to this code's schema, data kept.
+    subprocess.run([sys.executable, "-m", "replayswarm", "db", "upgrade"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     site = start_notes_site(work)
     name = time.strftime("demo-%Y%m%d-%H%M%S")
     port = free_port()
@@ -65,6 +68,19 @@ def main() -> None:
         fresh.stop()
     runs = json.loads(subprocess.run([*replayswarm, "runs", "--json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
     run_id = runs[-1]["id"]
+    # The breaking point, on a site that hashes passwords as Django does by default.
+    hashing = start_notes_site(work, real_hashing=True)
+    print(f"\nHow many users does it take? A capacity search against {hashing.url} (Django's real password hashing)", flush=True)
+    try:
+        searched = subprocess.run(
+            [*replayswarm, "capacity", name, "--host", hashing.url, "--slo", "p95<800ms", "--slo", "errors<1%",
+             "--start", "5", "--step", "10", "--step-duration", "12s", "--max-users", "80", "--max-time", "2m",
+             "--think-scale", "0.1", "--spawn-rate", "20", "--data", str(users), "--label", "demo-capacity"],
+            cwd=ROOT,
+        )
+    finally:
+        hashing.stop()
+    capacity_id = json.loads(subprocess.run([*replayswarm, "runs", "--json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout)[-1]["id"]
     db = Path(ROOT / "replayswarm.db")
     print(f"\nEverything is in {db}; the scenario file is {yaml_file}.\n"
           f"Open the UI on this run:\n"
@@ -73,8 +89,9 @@ def main() -> None:
           f"  .venv/bin/replayswarm recording {name}          # the flows, secrets masked\n"
           f"  .venv/bin/replayswarm scenario {name}           # scenarios, think times, correlations\n"
           f"  .venv/bin/replayswarm run {run_id}                        # the run: endpoints, percentiles, errors\n"
-          f"  .venv/bin/replayswarm compare {run_id} <another run>      # did it get slower?")
-    sys.exit(played.returncode)
+          f"  .venv/bin/replayswarm compare {run_id} <another run>      # did it get slower?\n"
+          f"The capacity search is run {capacity_id}: http://127.0.0.1:8089/runs/{capacity_id} draws it.")
+    sys.exit(played.returncode or searched.returncode)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 (ADMIN_USER / ADMIN_PASSWORD, for Django's own admin at /admin/), on 127.0.0.1:PORT.
 
 --anonymous-visitors: the home page sets no cookie on visitors (by default it sets the CSRF
-cookie on everyone, with ensure_csrf_cookie)."""
+cookie on everyone, with ensure_csrf_cookie). --real-hashing: Django's default password hasher
+instead of the fast one tests use."""
 
 import argparse
 import os
@@ -18,8 +19,11 @@ def main() -> None:
     parser.add_argument("--db", required=True, help="SQLite file for the site's own data")
     parser.add_argument("--anonymous-visitors", action="store_true",
                         help="the home page sets no cookie on a visitor who has none (env NOTES_ANONYMOUS_VISITORS=1)")
+    parser.add_argument("--real-hashing", action="store_true", help="Django's default password hashing (slow logins)")
     args = parser.parse_args()
     os.environ["NOTES_DB"] = args.db
+    if args.real_hashing:
+        os.environ["NOTES_REAL_HASHING"] = "1"
     if args.anonymous_visitors:
         os.environ["NOTES_ANONYMOUS_VISITORS"] = "1"
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.sites.notes.settings"
