@@ -6,6 +6,8 @@ and the same number of concurrent users/connections:
 
   play      `replayswarm play` on a one-step scenario (no think time), full statistics
   play-10   the same with 10 steps per iteration (diagnostic, not run by default: see the README)
+  play-stages  `play` with the users given as stages (`--stages`), so the parent steers them
+            every tick: the cost of load shapes and live control on the hot path
   locust    Locust FastHttpUser, headless, `wait_time = constant(0)`, one `client.get` per task
   wrk       `wrk -t1`, the C reference
   gevent    a bare geventhttpclient loop (N greenlets: get + read + count): the most a generator
@@ -74,7 +76,7 @@ from harness import (
 RESULTS = ROOT / "bench" / "results" / "play_throughput.json"
 LOGS = ROOT / "bench" / "results" / "play_throughput_logs"  # every run's command line and output
 
-CONTENDERS = ("play", "play-10", "locust", "wrk", "gevent")
+CONTENDERS = ("play", "play-10", "play-stages", "locust", "wrk", "gevent")
 DEFAULT_CONTENDERS = ("play", "locust", "wrk", "gevent")
 OVERRUN = 60.0  # a run that outlives its duration by this much is killed
 
@@ -290,10 +292,13 @@ class Bench:
 
     # replayswarm play --------------------------------------------------------------------
 
-    def play(self, scenario: str, users: int, spawn_rate: float, duration: float, watch: str = "child") -> dict[str, Any]:
+    def play(self, scenario: str, users: int, spawn_rate: float, duration: float, watch: str = "child",
+             stages: bool = False) -> dict[str, Any]:
         db = self.tmp / f"play-{self.n}.db"
+        shape = ["--stages", f"{users / spawn_rate:g}s:{users},{duration:g}s:{users}"] if stages else \
+            ["--users", str(users), "--spawn-rate", str(spawn_rate)]
         argv = [REPLAYSWARM, "play", str(self.scenarios[scenario]), "--host", self.target.url,
-                "--users", str(users), "--spawn-rate", str(spawn_rate), "--duration", f"{duration:g}s",
+                *shape, "--duration", f"{duration:g}s",
                 "--db", f"sqlite:///{db}", "--json", "--quiet", "--processes", "1"]
         code = code_fingerprint(skip=("record", "convert"))  # what play runs
         done = run_pinned(argv, duration + OVERRUN, cwd=ROOT, watch=watch, log=self.log(scenario))
@@ -408,6 +413,8 @@ class Bench:
         a = self.args
         if contender in ("play", "play-10"):
             return self.play(contender, a.users, 1000, a.duration)
+        if contender == "play-stages":
+            return self.play("play", a.users, 1000, a.duration, stages=True)
         if contender == "locust":
             return self.locust("locust_busy.py", a.users, 1000, a.duration)
         if contender == "wrk":
@@ -545,6 +552,9 @@ def summarize(rounds: list[dict[str, Any]], idle: list[dict[str, Any]], contende
         s["ratios"][f"{c}/locust_per_cpu_s"] = med([r[c]["req_per_cpu_s"] / r["locust"]["req_per_cpu_s"] for r in rounds])
     if "gevent" in contenders and "play" in contenders:
         s["ratios"]["play/gevent"] = med([r["play"]["rps"] / r["gevent"]["rps"] for r in rounds])
+    if "play-stages" in contenders and "play" in contenders:
+        # Paired within rounds: the goal is within 5 % of the plain run.
+        s["ratios"]["play-stages/play"] = med([r["play-stages"]["rps"] / r["play"]["rps"] for r in rounds])
     if idle:
         for c in ("play", "locust"):
             per_user = [(r[c]["big"]["peak_rss_mb"] - r[c]["base"]["peak_rss_mb"]) / (r[c]["big"]["users"] - r[c]["base"]["users"])
@@ -589,7 +599,7 @@ def print_report(s: dict[str, Any], env: dict[str, Any], args: argparse.Namespac
               f"{fmt(cpu_ratio, '.2f'):>10}{t['failures']:>6}{t['others_on_load_core']:>6.0%}   {t['rps_per_round']}")
     print("   req/s: play's is its steady rate (whole seconds 2..N-1 of its per-second buckets); Locust's is first to")
     print("   last request; noise: median share of the load core used by other processes during the runs")
-    for c in ("play", "play-10"):
+    for c in ("play", "play-10", "play-stages"):
         t = s["throughput"].get(c)
         if t and "reported_rps" in t:
             print(f"   {c} as it reports itself (requests / whole run time): {t['reported_rps']:.0f} req/s "
@@ -599,6 +609,9 @@ def print_report(s: dict[str, Any], env: dict[str, Any], args: argparse.Namespac
               f"(the rest: its parent, the kernel, waiting)")
     if "play/gevent" in s["ratios"]:
         print(f"   play reaches {s['ratios']['play/gevent']:.0%} of the bare geventhttpclient loop")
+    if "play-stages/play" in s["ratios"]:
+        print(f"   play with its users given as stages (steered by the parent every tick): "
+              f"{s['ratios']['play-stages/play']:.0%} of plain play's req/s, paired within rounds (goal: within 5 %)")
     if s["memory"]:
         print(f"\n2. Memory, idle users (one request each, then 30 s think), peak RSS, {args.idle_rounds} round(s)")
         print(f"   {'contender':<9}{str(args.idle_baseline) + ' users MB':>14}{str(args.idle_users) + ' users MB':>16}"

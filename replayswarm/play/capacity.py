@@ -2,8 +2,8 @@
 settle, refine around the first breach, and answer "how many users?". Pure: the runner feeds it
 the run's statistics and asks what load to hold next; everything here is plain data.
 
-A step is judged on its steady part only (the ramp and the first seconds are discarded). It
-breaches an SLO when the SLO's measure over the step fails (`p95<800ms`, `errors<1%`, and per
+A step is judged on its steady part only (the ramp and the first seconds are discarded), and in
+the open model on latency from when each request was due (see stats.Counter). It breaches an SLO when the SLO's measure over the step fails (`p95<800ms`, `errors<1%`, and per
 endpoint `GET /login:p95<500ms`); failed requests of any kind are their own criterion, since
 "how many users before requests fail" is the first question. After the first breaking step the
 search bisects between the last good and the first bad load until they are one resolution apart
@@ -59,12 +59,12 @@ class Mark:
     """The run's cumulative counters at a moment: a step is the difference of two marks."""
 
     t: float
-    endpoints: dict[str, tuple[int, int, Histogram]]
+    endpoints: dict[str, tuple[int, int, Histogram, Histogram | None]]
     errors: dict[tuple[str, str], int]
 
 
 def mark(t: float, endpoints: dict[str, Counter], errors: dict[tuple[str, str], list[Any]]) -> Mark:
-    return Mark(t, {n: (c.count, c.failures, c.hist.copy()) for n, c in endpoints.items()},
+    return Mark(t, {n: (c.count, c.failures, c.hist.copy(), c.due.copy() if c.due is not None else None) for n, c in endpoints.items()},
                 {key: entry[0] for key, entry in errors.items()})
 
 
@@ -73,10 +73,13 @@ def measure_step(k: int, users: int, start: Mark, end: Mark, per_second: list[in
     """A step from the marks at its steady start and end, and its steady seconds' request counts."""
     seconds = max(end.t - start.t, 0.001)
     endpoints: dict[str, Counter] = {}
-    for name, (count, failures, hist) in end.endpoints.items():
-        before = start.endpoints.get(name, (0, 0, Histogram()))
+    for name, (count, failures, hist, due) in end.endpoints.items():
+        before = start.endpoints.get(name, (0, 0, Histogram(), None))
         if count > before[0]:
-            endpoints[name] = Counter(count - before[0], failures - before[1], hist=hist.since(before[2]))
+            # Open model: latency from when each request was due is what visitors lived through,
+            # and what the step is judged on (a queue in front of the target shows there first).
+            since = hist.since(before[2]) if due is None else due.since(before[3] or Histogram())
+            endpoints[name] = Counter(count - before[0], failures - before[1], hist=since)
     total = Counter()
     for c in endpoints.values():
         total.merge(c)
