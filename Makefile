@@ -44,6 +44,9 @@ bench: install $(LOCUST)
 	$(BIN)/python bench/play_throughput.py --locust $(LOCUST) --no-profile
 	$(BIN)/python bench/ui_speed.py
 	$(BIN)/python bench/convert_scale.py
+	$(BIN)/python bench/parser_speed.py
+	$(BIN)/python bench/capacity_saturation.py
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache test-artifacts .demo .bench

@@ -83,13 +83,6 @@ def control(engine: Engine, run_id: int, users: int | None = None, stop: bool = 
             run.control_stop = True
 
 
-def read_control(engine: Engine, run_id: int) -> tuple[int | None, bool]:
-    """(users asked for, stop asked) of a run, as `control` left them."""
-    with reading(engine) as session:
-        users, stop = session.execute(select(RunRow.control_users, RunRow.control_stop).where(RunRow.id == run_id)).one()
-    return users, bool(stop)
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -12,9 +12,37 @@ import time
 
 import pytest
 
+from replayswarm.play.capacity import Search, Step, answer
 from tests.dbutil import rows
 from tests.helpers import ROOT, cli
 from tests.target import CountingTarget, scenario_file
+
+
+def fake_step(k: int, users: int, broken: bool, saturated: bool = False) -> Step:
+    return Step(k=k, users=users, start_t=0, end_t=1, requests=100, failures=1 if broken else 0, rps=float(min(users, 35) * 10),
+                p50_ms=10, p95_ms=20, p99_ms=30, spread=0.01, saturated=saturated, breaches=["failures"] if broken else [])
+
+
+def test_the_search_climbs_then_bisects_and_never_blames_the_target_for_a_saturated_generator():
+    # A target that fails above 35 users: 10, 20, 30, 40 (breaks), then 35, 37 (breaks), 36 (breaks).
+    s = Search(start=10, step=10, top=100, resolution=1)
+    tried = []
+    while (load := s.next_load()) is not None:
+        tried.append(load)
+        s.steps.append(fake_step(len(tried), load, broken=load > 35))
+    assert tried == [10, 20, 30, 40, 35, 37, 36]
+    found = answer(s, (), run_id=1, rate=False)
+    assert found["max_users_without_failures"] == 35 and found["certainty"]["without_failures"]["uncertainty"] == 1
+    assert found["knee_users"] == 35 and found["caveat"] is None
+    # The generator ran out of CPU at 30 users: the search stops, and what broke there is not the target's.
+    s = Search(start=10, step=10, top=100, resolution=1)
+    for k, load in enumerate((10, 20, 30), 1):
+        assert s.next_load() == load
+        s.steps.append(fake_step(k, load, broken=load == 30, saturated=load == 30))
+    assert s.next_load() is None and s.stopped == "saturated"
+    found = answer(s, (), run_id=2, rate=False)
+    assert found["max_users_without_failures"] == 20 and found["certainty"]["without_failures"]["lower_bound"]
+    assert found["first_breaches"] == [] and found["caveat"].startswith("the load generator ran out of CPU at 30")
 
 
 def search(db: str, source: str, url: str, *args: str, timeout: float = 300) -> dict:
@@ -35,12 +63,16 @@ def test_the_knee_and_the_slo_limit_are_where_littles_law_puts_them(db, tmp_path
     target = CountingTarget(workers=4, service=0.02)
     yaml_file = scenario_file(tmp_path / "known.yaml", target.url, [("known", 1, [("/work", 0.1)])])
     try:
-        found = search(db, yaml_file, target.url, "--slo", "p95<100ms", "--start", "12", "--step", "12",
-                       "--step-duration", "4s", "--max-users", "60")
+        found, again = (search(db, yaml_file, target.url, "--slo", "p95<100ms", "--start", "12", "--step", "12",
+                               "--step-duration", "4s", "--max-users", "60") for _ in range(2))
     finally:
         target.close()
     assert near(found["knee_users"], 24) and near(found["knee_rps"], 200), found
     assert near(found["max_users_within_slo"]["p95<100ms"], 40), found
+    # Repeatable: a second search of the same target agrees within 10 %.
+    for key in ("knee_users", "knee_rps"):
+        assert near(again[key], found[key], 0.10), (key, found[key], again[key])
+    assert near(again["max_users_within_slo"]["p95<100ms"], found["max_users_within_slo"]["p95<100ms"], 0.10)
     assert found["max_users_without_failures"] >= 36 and found["caveat"] is None
     steps = rows(db, f"SELECT k, users, breaches FROM run_steps WHERE run_id = {found['run_id']} ORDER BY k")
     assert len(steps) == len(found["steps"]) >= 5
@@ -83,7 +115,7 @@ def test_the_endpoint_that_slows_under_load_is_ranked_first(db, tmp_path):
     yaml_file = scenario_file(tmp_path / "login.yaml", target.url,
                               [("visit", 1, [("/home", 0.05), ("/login", 0.05), ("/items", 0.05)])])
     try:
-        found = search(db, yaml_file, target.url, "--slo", "p95<60ms", "--start", "2", "--step", "4",
+        found = search(db, yaml_file, target.url, "--slo", "p95<60ms", "--start", "6", "--step", "8",
                        "--step-duration", "4s", "--max-users", "30")
     finally:
         target.close()

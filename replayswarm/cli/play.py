@@ -218,13 +218,15 @@ def _print_capacity(found: dict[str, Any]) -> None:
     certainty = found.get("certainty", {})
 
     def figure(value: Any, sure: dict[str, Any]) -> str:
+        if value is None:
+            return "not measured (no step measured the target)"
         bound = "at least " if sure.get("lower_bound") else ""
         gap = f" (next step {sure['first_breach_at']}{unit} broke)" if sure.get("first_breach_at") is not None else ""
         return f"{bound}{value}{unit}{gap}"
 
     click.echo(f"Run {found.get('run_id')}: most load without failed requests: "
                f"{figure(found.get('max_users_without_failures'), certainty.get('without_failures', {}))}, "
-               f"{found.get('rps_without_failures', 0):.0f} req/s")
+               f"{found.get('rps_without_failures') or 0:.0f} req/s")
     for text, value in found.get("max_users_within_slo", {}).items():
         click.echo(f"  most load within {text}: {figure(value, certainty.get(f'within {text}', {}))}")
     if found.get("knee_users") is not None:
@@ -330,11 +332,17 @@ def _read_data(path: Path) -> list[dict[str, str]]:
 
 def _print_run_summary(outcome: Any) -> None:
     s = outcome.summary
-    table = _table("endpoint", "requests", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms", "req/s")
+    due = "due_p95_ms" in s  # the open model: latency from when each request was due, beside service time
+    table = _table("endpoint", "requests", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms", "req/s",
+                   *(["due p95 ms", "due p99 ms"] if due else []))
     for e in s["endpoints"] + [{"name": "Aggregated", **s}]:
         table.add_row(e["name"], str(e["requests"]), str(e["failures"]), f"{e['p50_ms']:.1f}", f"{e['p95_ms']:.1f}",
-                      f"{e['p99_ms']:.1f}", f"{e['max_ms']:.1f}", f"{e['rps']:.1f}")
+                      f"{e['p99_ms']:.1f}", f"{e['max_ms']:.1f}", f"{e['rps']:.1f}",
+                      *([f"{e.get('due_p95_ms', 0):.1f}", f"{e.get('due_p99_ms', 0):.1f}"] if due else []))
     _print_table(table, empty="No requests were made.")
+    if due:
+        click.echo("p50-max: service time, from sending to the last byte; due: from when the request was due "
+                   "(its visit's arrival or the end of its think time), which a generator running late cannot hide.")
     for t in outcome.thresholds:
         click.echo(f"threshold {t['threshold']}: {'held' if t['held'] else 'FAILED'} (measured {t['value']})")
     if outcome.saturated:

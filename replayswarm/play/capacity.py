@@ -151,8 +151,9 @@ class Search:
 
 
 def answer(search: Search, slos: tuple[Threshold, ...], run_id: int, rate: bool) -> dict[str, Any]:
-    """The answer a person (and CI) reads, from the steps measured so far."""
-    steps = sorted(search.steps, key=lambda s: s.users)
+    """The answer a person (and CI) reads, from the steps measured so far. A step where the
+    generator saturated says nothing about the target: its figures are left out (the caveat says so)."""
+    steps = sorted((s for s in search.steps if not s.saturated), key=lambda s: s.users)
     unit = "arrivals_per_s" if rate else "users"
 
     def most_within(criterion: str) -> dict[str, Any]:
@@ -160,7 +161,7 @@ def answer(search: Search, slos: tuple[Threshold, ...], run_id: int, rate: bool)
         ok = [s for s in steps if criterion not in s.breaches and (first_bad is None or s.users < first_bad)]
         best = max(ok, key=lambda s: s.users) if ok else None
         return {
-            unit: best.users if best else 0,
+            unit: best.users if best else None,  # None: no step measured the target (the generator saturated first)
             "rps": best.rps if best else 0.0,
             # Sure to within the gap to the first breaking load, or only a lower bound.
             "lower_bound": first_bad is None,
@@ -218,7 +219,7 @@ def first_breaches(steps: list[Step]) -> list[dict[str, Any]]:
 
 def _caveat(search: Search, steps: list[Step]) -> str | None:
     if search.stopped == "saturated":
-        at = next((s.users for s in steps if s.saturated), None)
+        at = next((s.users for s in search.steps if s.saturated), None)
         return (f"the load generator ran out of CPU at {at}: the search stopped there and its figures are lower bounds "
                 "on the target (use --processes, or more machines)")
     if search.stopped == "budget":

@@ -23,7 +23,6 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import UserError
-from ..runs import read_control
 from . import messages
 from .job import Job, UserSettings
 from .lifeline import child_environment
@@ -32,7 +31,7 @@ from .plan import MAX_ENDPOINTS, OTHER, PER_HOST, Plan, Target, compile_plan, ma
 from .capacity import Search, Step, answer
 from .pilot import Pilot, SearchPilot
 from .shape import Shape, spawn
-from .sink import Batch, Sink, snapshot, start_run
+from .sink import Batch, Sink, read_control, snapshot, start_run
 from .source import resolve
 from .stats import INTERNAL, Counter, RunStats, measure
 from .thresholds import ErrorGuard, Threshold

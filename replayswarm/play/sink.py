@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, insert, or_, update
+from sqlalchemy import Engine, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import OperationalError
 
-from ..db import busy, writing
+from ..db import busy, reading, writing
 from ..db.models import RunBucketRow, RunEndpointRow, RunErrorRow, RunRow, RunStepRow, utcnow
 from .stats import WINDOW, RunStats
 
@@ -113,6 +113,13 @@ def write(engine: Engine, run_id: int, batch: Batch) -> None:
             session.execute(insert(RunStepRow), [{"run_id": run_id, **row} for row in batch.steps.values()])
         ended = {"status": batch.status, "ended": utcnow()} if batch.status else {}
         session.execute(update(RunRow).where(RunRow.id == run_id).values(heartbeat=utcnow(), **batch.totals, **ended))
+
+
+def read_control(engine: Engine, run_id: int) -> tuple[int | None, bool]:
+    """(users asked for, stop asked) of a run, as `runs.control` left them."""
+    with reading(engine) as session:
+        users, stop = session.execute(select(RunRow.control_users, RunRow.control_stop).where(RunRow.id == run_id)).one()
+    return users, bool(stop)
 
 
 class Sink:
