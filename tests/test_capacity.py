@@ -108,6 +108,8 @@ def test_a_server_that_refuses_beyond_c_requests_is_found_and_named(db, tmp_path
     first = found["first_breaches"][0]
     assert first["endpoint"] == "GET /api/things" and list(first["errors"]) == ["status 503"]
     assert first["samples"]["status 503"].startswith("503 where 200 was recorded")
+    shown = cli("run", str(found["run_id"]), "--db", db).stdout  # the answer, as capacity printed it
+    assert f"most load without failed requests: {found['max_users_without_failures']} users" in shown
 
 
 def test_the_endpoint_that_slows_under_load_is_ranked_first(db, tmp_path):

@@ -128,6 +128,8 @@ def test_https_targets_are_verified_unless_told_otherwise(db, tmp_path):
         assert {e["kind"] for e in errors} == {"tls: unknown certificate authority"} and "certificate" in errors[0]["sample"].lower()
         insecure, summary = play(db, yaml_file, "--host", url, "--users", "2", "--iterations", "6", "--insecure")
         assert insecure.returncode == 0 and summary["failures"] == 0 and summary["requests"] == 6
+        shown = cli("run", str(summary["run_id"]), "--db", db).stdout
+        assert "TLS not verified (--insecure)" in shown.splitlines()[0]
         trusted, summary = play(db, yaml_file, "--host", url, "--users", "2", "--iterations", "6", env={"SSL_CERT_FILE": str(server.cert)})
         assert trusted.returncode == 0 and summary["failures"] == 0
         assert [r["config"] for r in rows(db, "SELECT json_extract(config, '$.insecure') AS config FROM runs")] == [0, 1, 0]

@@ -41,8 +41,10 @@ def run_(run_id: int, as_json: bool, db: str) -> None:
         _print_json(run)
         return
     tags = " ".join(f"{k}={v}" for k, v in run["tags"].items())
+    insecure = ", TLS not verified (--insecure)" if run["config"].get("insecure") else ""
     click.echo(f"Run {run['id']} {run['status']}{' (generator saturated)' if run['saturated'] else ''}: {run['source']} -> {run['host']}, "
-               f"{run['users']} users, {run['duration_s']:.0f}s{', ' + run['label'] if run['label'] else ''}{' ' + tags if tags else ''}")
+               f"{run['users']} users, {run['duration_s']:.0f}s{', ' + run['label'] if run['label'] else ''}{' ' + tags if tags else ''}"
+               f"{insecure}")
     table = _table("endpoint", "requests", "failures", "p50", "p90", "p95", "p99", "max", "avg size", "req/s")
     for e in run["endpoints"] + [run["total"]]:
         table.add_row(e["name"], str(e["requests"]), str(e["failures"]), f"{e['p50_ms']:.1f}", f"{e['p90_ms']:.1f}", f"{e['p95_ms']:.1f}",
@@ -52,6 +54,10 @@ def run_(run_id: int, as_json: bool, db: str) -> None:
         click.echo(f"error {e['endpoint']}: {e['kind']} x{e['count']} ({e['sample']})")
     for t in run["thresholds"]:
         click.echo(f"threshold {t['threshold']}: {'held' if t['held'] else 'FAILED'} (measured {t['value']})")
+    if run["answer"]:
+        from .play import _print_capacity
+
+        _print_capacity(run["answer"])
 
 
 @cli.command("compare")
