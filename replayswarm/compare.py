@@ -69,6 +69,11 @@ def compare(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     regressions = [(r["name"], m) for r in rows for m, c in r["changes"].items() if c["verdict"] == "regression"]
     improvements = [(r["name"], m) for r in rows for m, c in r["changes"].items() if c["verdict"] == "improvement"]
     saturated = [r["id"] for r in (base, new) if r.get("saturated")]
+    unlike = []
+    if base.get("kind") != new.get("kind"):
+        unlike.append(f"run {base['id']} is a {base.get('kind')} run and run {new['id']} a {new.get('kind')} run")
+    elif not same_load:
+        unlike.append(f"the runs had different loads ({base['users']} and {new['users']} users): only latency and errors are judged")
     capacity = compare_capacity(base["answer"], new["answer"]) if base.get("answer") and new.get("answer") else None
     verdict = _verdict(base, new, total, regressions, improvements)
     if capacity is not None:
@@ -85,24 +90,38 @@ def compare(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         "regressions": [{"endpoint": n, "metric": m} for n, m in regressions],
         "improvements": [{"endpoint": n, "metric": m} for n, m in improvements],
         "verdict": verdict + "".join(
-            f"; caution: run {i}'s load generator was saturated, its numbers understate the target" for i in saturated),
+            f"; caution: run {i}'s load generator was saturated, its numbers understate the target" for i in saturated)
+            + "".join(f"; caution: {u}" for u in unlike),
     }
 
 
 def compare_capacity(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """Two capacity answers → each figure's change, and whether the new build holds less load.
-    A drop counts only beyond the search's own resolution (the gap to the load that broke)."""
-    figures = [("without failures", base["max_users_without_failures"], new["max_users_without_failures"],
-                new["certainty"]["without_failures"].get("uncertainty"))]
+    A drop counts only beyond the search's own resolution (the gap to the load that broke), and
+    only where the new build did break: a figure that is a lower bound (nothing broke up to where
+    the search stopped) cannot show fewer users. SLOs are compared where both searches had them."""
+    def sure(answer: dict[str, Any], key: str) -> dict[str, Any]:
+        return answer.get("certainty", {}).get(key, {})
+
+    figures = [("without failures", base["max_users_without_failures"], new["max_users_without_failures"], "without_failures")]
     for text, value in base["max_users_within_slo"].items():
         if text in new["max_users_within_slo"]:
-            figures.append((f"within {text}", value, new["max_users_within_slo"][text], new["certainty"].get(f"within {text}", {}).get("uncertainty")))
+            figures.append((f"within {text}", value, new["max_users_within_slo"][text], f"within {text}"))
     if base.get("knee_users") and new.get("knee_users"):
         figures.append(("knee", base["knee_users"], new["knee_users"], None))
     rows, fewer = [], []
-    for name, a, b, gap in figures:
-        slack = max(gap or 0, 0.05 * a)
-        verdict = "fewer" if b < a - slack else "more" if b > a + slack else "same"
+    for name, a, b, key in figures:
+        if a is None or b is None:
+            continue
+        new_sure = sure(new, key) if key else {}
+        base_sure = sure(base, key) if key else {}
+        slack = max(new_sure.get("uncertainty") or 0, base_sure.get("uncertainty") or 0, 0.05 * a)
+        if b < a - slack and not new_sure.get("lower_bound"):
+            verdict = "fewer"
+        elif b > a + slack and not base_sure.get("lower_bound"):
+            verdict = "more"
+        else:
+            verdict = "same"
         rows.append({"figure": name, "base": a, "new": b, "pct": round(100.0 * (b - a) / a, 1) if a else None, "verdict": verdict})
         if verdict == "fewer":
             fewer.append(f"{name} {a} → {b}")

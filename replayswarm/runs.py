@@ -18,8 +18,11 @@ from .play.stats import Counter, numbers
 
 
 def run_duration(run: RunRow) -> float:
-    end = run.ended or run.started
-    return max(0.001, (end - run.started).total_seconds())
+    """Seconds from its start to its end, or, while it runs, to now."""
+    if run.ended is not None:
+        return max(0.001, (_aware(run.ended) - _aware(run.started)).total_seconds())
+    end = utcnow() if run.status == "running" else _aware(run.heartbeat or run.started)
+    return max(0.001, (end - _aware(run.started)).total_seconds())
 
 
 def run_header(run: RunRow) -> dict[str, Any]:
@@ -70,6 +73,8 @@ def reap(engine: Engine) -> None:
 
 def control(engine: Engine, run_id: int, users: int | None = None, stop: bool = False) -> None:
     """Ask a running run for another user count, or to stop; it reads this within a second."""
+    if users is not None and stop:
+        raise UserError("control takes --users N or --stop, not both")
     reap(engine)
     with writing(engine) as session:
         run = session.get(RunRow, run_id)
@@ -77,6 +82,10 @@ def control(engine: Engine, run_id: int, users: int | None = None, stop: bool = 
             raise UserError(f"no run {run_id} (see `replayswarm runs`)")
         if run.status != "running":
             raise UserError(f"run {run_id} is {run.status}, not running")
+        if users is not None and run.kind == "capacity":
+            raise UserError(f"run {run_id} is a capacity search: it sets its own load (only --stop steers it)")
+        if users is not None and (run.config.get("shape") or {}).get("rate"):
+            raise UserError(f"run {run_id} is an open-model run (arrivals a second): --users does not apply to it")
         if users is not None:
             run.control_users = users
         if stop:

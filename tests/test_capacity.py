@@ -42,7 +42,7 @@ def test_the_search_climbs_then_bisects_and_never_blames_the_target_for_a_satura
     assert s.next_load() is None and s.stopped == "saturated"
     found = answer(s, (), run_id=2, rate=False)
     assert found["max_users_without_failures"] == 20 and found["certainty"]["without_failures"]["lower_bound"]
-    assert found["first_breaches"] == [] and found["caveat"].startswith("the load generator ran out of CPU at 30")
+    assert found["first_breaches"] == [] and found["caveat"].startswith("the load generator reached its own limit at 30")
 
 
 def search(db: str, source: str, url: str, *args: str, timeout: float = 300) -> dict:
@@ -87,7 +87,7 @@ def test_the_open_model_finds_the_arrival_rate_a_server_keeps_up_with(db, tmp_pa
     yaml_file = scenario_file(tmp_path / "open.yaml", target.url, [("open", 1, [("/work", 0.0)])])
     try:
         found = search(db, yaml_file, target.url, "--arrival-rate", "80/s", "--step", "60", "--slo", "p95<100ms",
-                       "--step-duration", "4s", "--max-users", "400")
+                       "--step-duration", "4s", "--max-rate", "400/s", "--max-users", "400")
     finally:
         target.close()
     assert found["model"] == "open" and near(found["max_users_within_slo"]["p95<100ms"], 200), found
@@ -133,6 +133,8 @@ def test_bad_input_is_refused_and_a_stopped_search_keeps_its_steps(db, tmp_path)
             (["--slo", "p95 fast"], "Error: --slo 'p95 fast' is not a threshold"),
             (["--start", "300", "--max-users", "100"], "Error: --start 300 is above --max-users 100"),
             (["--step-duration", "1s"], "Error: --step-duration '1s': a step needs 4s at least"),
+            (["--step-duration", "10s", "--max-time", "5s"], "Error: --max-time '5s' is shorter than one step"),
+            (["--arrival-rate", "50/s", "--max-rate", "20/s"], "Error: --arrival-rate 50/s is above --max-rate 20/s"),
         ):
             bad = cli("capacity", yaml_file, "--host", target.url, *args, "--db", db)
             assert bad.returncode == 2 and bad.stderr.startswith(message) and bad.stderr.count("\n") == 1, bad.stderr

@@ -65,6 +65,8 @@ def test_a_run_that_runs_until_stopped_is_steered_from_another_process(db, tmp_p
     assert "9 users requested (replayswarm control)" in err
     again = cli("control", str(run_id), "--users", "5", "--db", db)
     assert again.returncode == 2 and again.stderr == f"Error: run {run_id} is stopped, not running\n"
+    both = cli("control", str(run_id), "--users", "5", "--stop", "--db", db)
+    assert both.returncode == 2 and both.stderr == "Error: control takes --users N or --stop, not both\n"
 
 
 def _running(db: str, timeout: float = 30) -> int:
@@ -114,6 +116,7 @@ def test_the_open_model_shows_a_stall_the_closed_model_hides(db, tmp_path):
         assert proc.returncode == 0, err
         results[model] = json.loads(out)
     opened, closed = results["open"], results["closed"]
+    assert "dropped_visits" not in opened  # 200 users were enough: every visit due was started
     assert opened["due_p99_ms"] >= 1000 and opened["requests"] >= 130  # 20 visits a second were due all along
     assert opened["p50_ms"] < 100  # most requests themselves were quick
     assert "due_p99_ms" not in closed and closed["p99_ms"] < 1000  # one slow request among ~120

@@ -92,13 +92,18 @@ def load_shape(users: int | None, spawn_rate: float, stages: str | None, step: s
     if users is not None:
         if users < 1:
             raise UserError(f"--users {users} is not a number of users (at least 1)")
+        if max_users is not None:
+            raise UserError("--max-users goes with --step or --arrival-rate; with --users, --users is the count")
         return shape.spawn(users, spawn_rate), users
-    if stages:
+    if stages is not None:
         found = shape.parse_stages(stages)
-    elif step:
+    elif step is not None:
         found = shape.steps(step, max_users, spawn_rate)
     else:
-        found = shape.Shape((shape.Stage(0.0, shape.rate(arrival_rate or "", "--arrival-rate")),), rate=True)
+        arrivals = shape.rate(arrival_rate or "", "--arrival-rate")
+        if arrivals <= 0:
+            raise UserError(f"--arrival-rate {arrival_rate!r} starts no visits: give more than 0")
+        found = shape.Shape((shape.Stage(0.0, arrivals),), rate=True)
     if found.rate:
         return found, max(1, max_users or round(found.peak))  # users at once are not known ahead
     return found, max(1, int(found.peak))
@@ -167,9 +172,10 @@ def _run_length(duration: str | None, iterations: int | None, shaped: Any) -> fl
 @click.option("--step", "step_by", type=click.IntRange(min=1), default=10, show_default=True, help="Load added at each step.")
 @click.option("--step-duration", default="60s", show_default=True, metavar="DURATION", help="How long each load is held (its first quarter settles).")
 @click.option("--max-time", default="30m", show_default=True, metavar="DURATION", help="The whole search's budget.")
+@click.option("--max-rate", metavar="RATE", help="Open model: the most arrivals a second tried (default 100x --arrival-rate).")
 @play_options
-def capacity(slo: tuple[str, ...], start: int, step_by: int, step_duration: str, max_time: str, arrival_rate: str | None,
-             quiet: bool, as_json: bool, db: str, **options: Any) -> int:
+def capacity(slo: tuple[str, ...], start: int, step_by: int, step_duration: str, max_time: str, max_rate: str | None,
+             arrival_rate: str | None, quiet: bool, as_json: bool, db: str, **options: Any) -> int:
     """Find the breaking point: raise the load step by step until requests fail or an SLO breaks,
     then refine. Answers how many users the site takes, where throughput stops growing, and which
     requests break first and why."""
@@ -182,22 +188,34 @@ def capacity(slo: tuple[str, ...], start: int, step_by: int, step_duration: str,
     from ..play.thresholds import parse_threshold
 
     slos = tuple(parse_threshold(s, "--slo") for s in slo)
-    top = options["max_users"] or 2000
-    if start > top:
-        raise UserError(f"--start {start} is above --max-users {top}")
     hold = parse_duration(step_duration, "--step-duration")
     budget = parse_duration(max_time, "--max-time")
     if hold < 4:
         raise UserError(f"--step-duration {step_duration!r}: a step needs 4s at least to settle and be measured")
-    if budget <= 0:
-        raise UserError(f"--max-time {max_time!r} must be longer than 0s")
+    if budget < hold:
+        raise UserError(f"--max-time {max_time!r} is shorter than one step (--step-duration {step_duration})")
     open_model = arrival_rate is not None
+    users_cap = options["max_users"]
     if open_model:
-        start = max(1, round(rate(arrival_rate or "", "--arrival-rate")))  # the first rate; --step adds to it
+        # Loads are arrivals a second: the first is --arrival-rate, the top --max-rate; --max-users
+        # only caps the users at once (visits past it are dropped, and stop the search).
+        start = round(rate(arrival_rate or "", "--arrival-rate"))
+        if start < 1:
+            raise UserError(f"--arrival-rate {arrival_rate!r}: a search starts at 1 visit a second at least")
+        top = round(rate(max_rate, "--max-rate")) if max_rate else 100 * start
+        if start > top:
+            raise UserError(f"--arrival-rate {arrival_rate} is above --max-rate {max_rate}")
+    else:
+        if max_rate:
+            raise UserError("--max-rate goes with --arrival-rate (the open model); the closed model's top is --max-users")
+        top = users_cap or 2000
+        if start > top:
+            raise UserError(f"--start {start} is above --max-users {top}")
     search = CapacitySettings(slos=slos, start=start, step=step_by, hold=hold, top=top, max_time=budget, rate=open_model)
     settings = base_settings(**options)
-    settings = dataclasses.replace(settings, users=top, duration=None, capacity=search, abort_on_errors=None,
-                                   processes=min(settings.processes, top), max_users=top if open_model else None)
+    peak = (users_cap or 10 * top) if open_model else top
+    settings = dataclasses.replace(settings, users=peak, duration=None, capacity=search, abort_on_errors=None,
+                                   processes=min(settings.processes, peak), max_users=users_cap if open_model else None)
     view = make_view(quiet or as_json, notes=as_json and not quiet)  # one line a step beside the JSON
     outcome = run_play(open_db(db), settings, view)
     found = outcome.answer or {}
@@ -253,7 +271,7 @@ def control(run_id: int, users: int | None, stop: bool, db: str) -> None:
     if users is None and not stop:
         raise UserError("control needs --users N or --stop")
     set_control(open_db(db), run_id, users=users, stop=stop)
-    click.echo(f"Run {run_id}: " + (f"{users} users asked for" if users is not None else "") + (" stop asked for" if stop else "") + " (read within a second).")
+    click.echo(f"Run {run_id}: {'a stop' if stop else f'{users} users'} asked for (read within a second).")
 
 
 @cli.command()

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..histogram import Histogram
-from .stats import Counter, measure
+from .stats import VISITS, Counter, measure
 from .thresholds import Threshold
 
 SETTLE = 0.25  # of a step, discarded as ramp before its numbers count (at least 2 s)
@@ -88,6 +88,9 @@ def measure_step(k: int, users: int, start: Mark, end: Mark, per_second: list[in
         grown = n - start.errors.get((name, kind), 0)
         if grown > 0:
             errors.setdefault(name, {})[kind] = grown
+    # Visits the open model could not start (--max-users): the load asked for was not delivered,
+    # a limit of the generator's settings, not the target's.
+    saturated = saturated or bool(errors.pop(VISITS, None))
     breaches = ["failures"] if total.failures else []
     for slo in slos:
         counter = total if slo.endpoint is None else endpoints.get(slo.endpoint, Counter())
@@ -220,8 +223,9 @@ def first_breaches(steps: list[Step]) -> list[dict[str, Any]]:
 def _caveat(search: Search, steps: list[Step]) -> str | None:
     if search.stopped == "saturated":
         at = next((s.users for s in search.steps if s.saturated), None)
-        return (f"the load generator ran out of CPU at {at}: the search stopped there and its figures are lower bounds "
-                "on the target (use --processes, or more machines)")
+        return (f"the load generator reached its own limit at {at} (its CPU, or --max-users dropping visits in the open "
+                "model): the search stopped there and its figures are lower bounds on the target (use --processes, more "
+                "machines, or a higher --max-users)")
     if search.stopped == "budget":
         return "the time budget (--max-time) ran out before the search finished: figures are as far as it got"
     if search.stopped == "interrupted":

@@ -90,7 +90,9 @@ class SearchPilot(Pilot):
         if t < self.settled.t + self.hold * (1 - SETTLE):
             return False
         end = mark(t, stats.endpoints, stats.errors)
-        first, last = int(stats.started + self.settled.t) + 1, int(stats.started + t)
+        # Whole seconds inside the steady part, leaving out the last two: workers report every
+        # second, so the newest seconds may not be complete yet.
+        first, last = int(stats.started + self.settled.t) + 1, int(stats.started + t) - 1
         per_second = [stats.seconds[s].requests for s in range(first, last) if s in stats.seconds]
         samples = {key: entry[1] for key, entry in stats.errors.items()}
         step = measure_step(len(self.search.steps) + 1, self.load, self.settled, end, per_second, self.slos, self.hot, samples)

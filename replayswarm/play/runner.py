@@ -33,7 +33,7 @@ from .pilot import Pilot, SearchPilot
 from .shape import Shape, spawn
 from .sink import Batch, Sink, read_control, snapshot, start_run
 from .source import resolve
-from .stats import INTERNAL, Counter, RunStats, measure
+from .stats import INTERNAL, VISITS, Counter, RunStats, measure
 from .thresholds import ErrorGuard, Threshold
 from .validation import Verdict, judge, literal_tokens, probe
 
@@ -521,6 +521,11 @@ class _Run:
         elif self.sink.longest_lag > LATE:
             self.view.warn(f"statistics reached the database up to {self.sink.longest_lag:.0f} s late (it was busy); every request is stored")
         summary = self.stats.summary(max(0.001, ended - self.started))
+        dropped = self.stats.errors.get((VISITS, "dropped"))
+        if dropped:
+            summary["dropped_visits"] = dropped[0]
+            self.view.warn(f"{dropped[0]} visits were due but not started: --max-users {self.settings.max_users} "
+                           "users were busy (counted as dropped; the load asked for was not delivered)")
         return Outcome(self.run_id, status, summary, thresholds, self.saturated, dict(self.stats.iterations), self.answer)
 
 

@@ -15,6 +15,7 @@ from ..histogram import Histogram
 
 WINDOW = 10  # seconds: the coarser step of per-endpoint time series
 INTERNAL = "internal error"  # an exception in replayswarm itself: the run fails, whatever the target did
+VISITS = "(visits)"  # open model: where visits that could not start (--max-users) are counted, as "dropped"
 
 
 @dataclass

@@ -23,8 +23,6 @@ from .plan import PER_HOST, Plan, PlannedRequest, PlannedScenario, PlannedStep, 
 from .stats import INTERNAL, Stats
 from .transport import Reply, Transport, TransportError, encode
 
-VISITS = "(visits)"  # where open-model visits that could not start are counted
-
 
 class Swarm:
     """One worker's virtual users and what they share: the plan, the stats, the stop signal."""

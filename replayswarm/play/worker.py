@@ -24,8 +24,8 @@ import gevent.socket  # noqa: E402
 from . import messages  # noqa: E402
 from .job import Job  # noqa: E402
 from .lifeline import die_with_parent  # noqa: E402
-from .stats import Stats  # noqa: E402
-from .user import VISITS, Swarm, VirtualUser  # noqa: E402
+from .stats import VISITS, Stats  # noqa: E402
+from .user import Swarm, VirtualUser  # noqa: E402
 
 REPORT_EVERY = 1.0
 TICK = 0.2  # seconds over which a change of the user count is spread
