@@ -40,6 +40,8 @@ class Crew:
         self.swarm = swarm
         self.users: dict[int, tuple[gevent.Greenlet, VirtualUser]] = {}
         self.free: list[int] = []  # numbers of users that left: reused, lowest first
+        self.started: list[int] = []  # users in the order they started; some may have left since
+        self.retiring = 0  # retired users still finishing a request
         self.issued = 0
         self.target = 0
         self.rate = 0.0
@@ -64,25 +66,32 @@ class Crew:
         user.due = due
         greenlet = gevent.spawn(getattr(user, run))
         self.users[index] = (greenlet, user)
+        self.started.append(index)
         greenlet.link(lambda _: self.left(index))
 
     def left(self, index: int) -> None:
-        self.users.pop(index, None)
+        entry = self.users.pop(index, None)
+        if entry is not None and entry[1].retired:
+            self.retiring -= 1
         heapq.heappush(self.free, index)  # only now: one data row is never used by two users at once
 
     def steer(self) -> None:
         """Closed model: start or retire users until as many run as asked, a step spread over a tick."""
         swarm = self.swarm
         while not swarm.stopping.is_set():
-            running = len(self.users) - sum(1 for _, u in self.users.values() if u.retired)
+            running = len(self.users) - self.retiring
             if self.target > running and swarm.iterations_left != 0:
                 self.start("run")
                 gevent.sleep(TICK / (self.target - running))
             elif self.target < running:
                 # The newest go first; one in the middle of a request finishes it, then leaves.
-                index = max(i for i, (_, u) in self.users.items() if not u.retired)
-                greenlet, user = self.users[index]
+                while True:
+                    entry = self.users.get(self.started.pop())
+                    if entry is not None and not entry[1].retired:
+                        break
+                greenlet, user = entry
                 user.retired = True
+                self.retiring += 1
                 if not user.busy:
                     greenlet.kill(block=False)
             else:
