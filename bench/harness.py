@@ -53,6 +53,16 @@ def pinned(core: int, argv: list[str]) -> list[str]:
     return ["taskset", "-c", str(core), *argv]
 
 
+def pin_driver(driver: int, other: int) -> None:
+    """Check that `taskset` and both cores are there, then keep this driver on `driver`: it mostly
+    sleeps, and must stay off the core the process under test has to itself."""
+    if not shutil.which("taskset"):
+        raise SystemExit("taskset (util-linux) is needed to pin the processes under test to cores")
+    if not {driver, other} <= os.sched_getaffinity(0):
+        raise SystemExit(f"needs cores {driver} and {other}")
+    os.sched_setaffinity(0, {driver})
+
+
 def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
     """Wait until `proc` accepts connections on HOST:port: a server is ready when it listens,
     not when it has started; fail early when it exits instead."""

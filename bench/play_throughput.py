@@ -64,6 +64,7 @@ from harness import (
     med,
     page_html,
     page_scenario,
+    pin_driver,
     pinned,
     proc_children,
     proc_cmdline,
@@ -695,11 +696,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    if not shutil.which("taskset"):
-        raise SystemExit("taskset (util-linux) is needed to pin the generators and the target to cores")
-    if not {TARGET_CORE, LOAD_CORE} <= os.sched_getaffinity(0):
-        raise SystemExit(f"needs cores {TARGET_CORE} and {LOAD_CORE}")
-    os.sched_setaffinity(0, {TARGET_CORE})  # this driver mostly sleeps; keep it off the load core
+    pin_driver(TARGET_CORE, LOAD_CORE)
 
     tmp = Path(tempfile.mkdtemp(prefix="replayswarm-playbench-"))
     rounds: list[dict[str, Any]] = []

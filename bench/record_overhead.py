@@ -55,6 +55,7 @@ from harness import (
     free_port,
     med,
     nginx_path,
+    pin_driver,
     pinned,
     start_nginx,
     stop_process,
@@ -497,12 +498,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    if not shutil.which("taskset"):
-        raise SystemExit("taskset (util-linux) is needed to pin the client and proxy to cores")
-    if not {CLIENT_CORE, PROXY_CORE} <= os.sched_getaffinity(0):
-        raise SystemExit(f"needs cores {CLIENT_CORE} and {PROXY_CORE}")
     # This process is the client: it shares core 0 with the target, so the proxy has core 1.
-    os.sched_setaffinity(0, {CLIENT_CORE})
+    pin_driver(CLIENT_CORE, PROXY_CORE)
 
     tmp = Path(tempfile.mkdtemp(prefix="replayswarm-bench-"))
     rounds: list[dict[str, dict[str, Any]]] = []

@@ -48,6 +48,7 @@ from harness import (
     med,
     page_html,
     page_scenario,
+    pin_driver,
     pinned,
     proc_children,
     proc_cmdline,
@@ -240,11 +241,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    if not shutil.which("taskset"):
-        raise SystemExit("taskset (util-linux) is needed to pin play and the target to cores")
-    if not {TARGET_CORE, LOAD_CORE} <= os.sched_getaffinity(0):
-        raise SystemExit(f"needs cores {TARGET_CORE} and {LOAD_CORE}")
-    os.sched_setaffinity(0, {TARGET_CORE})  # this driver mostly sleeps; keep it off play's core
+    pin_driver(TARGET_CORE, LOAD_CORE)
     # Ctrl-C and a plain `kill` must run the finally blocks below, also when started from a shell
     # that ignores SIGINT in background jobs.
     signal.signal(signal.SIGINT, signal.default_int_handler)

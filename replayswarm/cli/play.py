@@ -222,11 +222,11 @@ def capacity(slo: tuple[str, ...], start: int, step_by: int, step_duration: str,
     if as_json:
         _print_json(found)
     else:
-        _print_capacity(found)
+        print_capacity(found)
     return 130 if outcome.status == "stopped" else (1 if outcome.status == "failed" else 0)
 
 
-def _print_capacity(found: dict[str, Any]) -> None:
+def print_capacity(found: dict[str, Any]) -> None:
     unit = "/s" if found.get("model") == "open" else " users"
     table = _table("step", "load", "req/s", "p50 ms", "p95 ms", "p99 ms", "failures", "broke")
     for s in sorted(found.get("steps", []), key=lambda s: s["users"]):

@@ -55,9 +55,9 @@ def run_(run_id: int, as_json: bool, db: str) -> None:
     for t in run["thresholds"]:
         click.echo(f"threshold {t['threshold']}: {'held' if t['held'] else 'FAILED'} (measured {t['value']})")
     if run["answer"]:
-        from .play import _print_capacity
+        from .play import print_capacity
 
-        _print_capacity(run["answer"])
+        print_capacity(run["answer"])
 
 
 @cli.command("compare")

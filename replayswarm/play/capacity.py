@@ -153,6 +153,17 @@ class Search:
         return (max(good) if good else None), bad
 
 
+def step_line(search: Search, step: Step, seconds_left: float, rate: bool) -> str:
+    """The line a search prints when a step is measured: the step, and where the search stands."""
+    unit = "/s" if rate else " users"
+    verdict = "broke " + ", ".join(step.breaches) if step.breaches else "held"
+    good, bad = search.bracket()
+    so_far = f"most that held so far {good or 0}{unit}" + (f", first to break {bad}{unit}" if bad is not None else "")
+    left = int(max(0.0, seconds_left))
+    return (f"step {step.k}: {step.users}{unit}, {step.rps:.0f} req/s, p95 {step.p95_ms:.0f} ms, {step.failures} failures: "
+            f"{verdict}; {so_far}; {left // 60}:{left % 60:02d} left of --max-time")
+
+
 def answer(search: Search, slos: tuple[Threshold, ...], run_id: int, rate: bool) -> dict[str, Any]:
     """The answer a person (and CI) reads, from the steps measured so far. A step where the
     generator saturated says nothing about the target: its figures are left out (the caveat says so)."""

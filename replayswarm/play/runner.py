@@ -28,7 +28,7 @@ from .job import Job, UserSettings
 from .lifeline import child_environment
 from ..scenario.model import ScenarioSet
 from .plan import MAX_ENDPOINTS, OTHER, PER_HOST, Plan, Target, compile_plan, map_origins, needed_variables, weighted_order
-from .capacity import Search, Step, answer
+from .capacity import Search, Step, answer, step_line
 from .pilot import Pilot, SearchPilot
 from .shape import Shape, spawn
 from .sink import Batch, Sink, read_control, snapshot, start_run
@@ -428,13 +428,7 @@ class _Run:
         self.sink.submit(Batch(steps={step.k: step.row()}))
         pilot = self.pilot
         assert isinstance(pilot, SearchPilot)
-        unit = "/s" if pilot.rate else " users"
-        verdict = "broke " + ", ".join(step.breaches) if step.breaches else "held"
-        good, bad = pilot.search.bracket()
-        so_far = f"most that held so far {good or 0}{unit}" + (f", first to break {bad}{unit}" if bad is not None else "")
-        left = max(0.0, pilot.budget - (time.time() - self.started))
-        self.view.note(f"step {step.k}: {step.users}{unit}, {step.rps:.0f} req/s, p95 {step.p95_ms:.0f} ms, "
-                       f"{step.failures} failures: {verdict}; {so_far}; {left / 60:.0f} min left of --max-time")
+        self.view.note(step_line(pilot.search, step, pilot.budget - (time.time() - self.started), pilot.rate))
 
     def _read_control(self, now: float) -> None:
         """A new user count or a stop, asked for by `replayswarm control` or the UI."""
