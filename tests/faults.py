@@ -46,8 +46,10 @@ class FaultServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.served = 0
         self.resets = 0
+        self.fresh_resets = 0  # of those, the first request of its connection: a client has nothing to retry
         self._flaky = 0
         self._lock = threading.Lock()
+        self._local = threading.local()  # per connection thread: is this its first request?
         self.accept_encodings: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
@@ -73,6 +75,7 @@ class FaultServer:
 
     def _converse(self, conn: socket.socket) -> None:
         with conn:
+            self._local.first = True
             buf = b""
             while not self._stop.is_set():
                 while b"\r\n\r\n" not in buf:
@@ -90,7 +93,9 @@ class FaultServer:
                     name, _, value = line.decode("latin-1").partition(":")
                     if name.lower() == "accept-encoding":
                         self.accept_encodings.append(value.strip())
-                if not self._respond(conn, url.path, n):
+                answered = self._respond(conn, url.path, n)
+                self._local.first = False
+                if not answered:
                     return
 
     def _respond(self, conn: socket.socket, path: str, n: int) -> bool:
@@ -140,6 +145,7 @@ class FaultServer:
                 self._flaky += 1
                 reset = self._flaky % 20 == 0
                 self.resets += reset
+                self.fresh_resets += reset and self._local.first
             if reset:
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return False
