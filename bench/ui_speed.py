@@ -84,7 +84,9 @@ def main() -> None:
         built = time.perf_counter()
         a, b = build(db_url)
         print(f"built {RUNS} runs (two of one hour × {ENDPOINTS} endpoints) in {time.perf_counter() - built:.1f}s")
-        client = create_app(db_url).test_client()
+        app = create_app(db_url)
+        client = app.test_client()
+        signed = {"Authorization": f"Bearer {app.config['REPLAYSWARM_TOKEN']}"}
         pages = {
             "run detail (1 h, 50 endpoints)": f"/runs/{a}",
             "run API (1 h, 50 endpoints)": f"/api/runs/{a}",
@@ -97,7 +99,7 @@ def main() -> None:
             timings = []
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
-                response = client.get(url)
+                response = client.get(url, headers=signed)
                 timings.append((time.perf_counter() - t0) * 1000)
                 assert response.status_code == 200, (url, response.status_code)
             results[label] = {"median_ms": round(statistics.median(timings), 1), "max_ms": round(max(timings), 1), "bytes": len(response.data)}

@@ -20,9 +20,9 @@ from .play.stats import Counter, numbers
 def run_duration(run: RunRow) -> float:
     """Seconds from its start to its end, or, while it runs, to now."""
     if run.ended is not None:
-        return max(0.001, (_aware(run.ended) - _aware(run.started)).total_seconds())
-    end = utcnow() if run.status == "running" else _aware(run.heartbeat or run.started)
-    return max(0.001, (end - _aware(run.started)).total_seconds())
+        return max(0.001, (aware(run.ended) - aware(run.started)).total_seconds())
+    end = utcnow() if run.status == "running" else aware(run.heartbeat or run.started)
+    return max(0.001, (end - aware(run.started)).total_seconds())
 
 
 def run_header(run: RunRow) -> dict[str, Any]:
@@ -63,7 +63,7 @@ def reap(engine: Engine) -> None:
     dead = [
         (run_id, beat) for run_id, pid, host, beat in running
         if (host == here and pid is not None and not _alive(pid))
-        or (beat is not None and (now - _aware(beat)).total_seconds() > STALE)
+        or (beat is not None and (now - aware(beat)).total_seconds() > STALE)
     ]
     if dead:
         with writing(engine) as session:
@@ -106,7 +106,8 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
+    """A stored moment as UTC: SQLite gives them back without a zone."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from tests.helpers import Recorder, Site, start_notes_site, start_recorder
 
+pytest_plugins = ["tests.webui"]  # the `page` fixture: real headless Chromium
+
 
 @pytest.fixture
 def db(tmp_path: Path) -> str:

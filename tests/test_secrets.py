@@ -7,11 +7,10 @@ from __future__ import annotations
 import base64
 import json
 
-import requests
 
 from tests.helpers import cli
 from tests.target import CountingTarget
-from tests.test_web import start_ui
+from tests.webui import start_ui
 
 PLANTED = {f"planted{n}Secret{n * 7}x" for n in range(1, 12)}
 S = sorted(PLANTED, key=lambda s: int(s[7:s.index("S")]))
@@ -70,12 +69,11 @@ def test_planted_secrets_reach_no_output(db, tmp_path):
     ui = start_ui(db)
     try:
         for page in ("/recordings/keys", "/scenarios/keys", f"/runs/{run}", f"/api/runs/{run}"):
-            answer = requests.get(ui.url + page, timeout=10)
+            answer = ui.api.get(ui.url + page, timeout=10)
             assert answer.status_code == 200, page
             outputs[f"UI {page}"] = answer.text
     finally:
-        ui.process.terminate()
-        ui.process.wait(10)
+        ui.stop()
     leaks = {name: sorted(s for s in PLANTED if s in text) for name, text in outputs.items()}
     assert not any(leaks.values()), {k: v for k, v in leaks.items() if v}
     # The replay still sent each of them: they were kept where only play reads them.

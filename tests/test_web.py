@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
-from tests.dbutil import rows
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, cli, free_port, wait_for_port
+from tests.helpers import ROOT, cli, free_port
 from tests.target import CountingTarget, scenario_file
+from tests.webui import UI, charts_drawn, start_ui
 
 ARTIFACTS = ROOT / "test-artifacts"
 XSS = '<script>window.__xss=1</script>"><img src=x onerror="window.__xss=2">'
@@ -84,41 +81,11 @@ def history(mixed_recording, tmp_path_factory) -> History:
     return History(db=db, runs=runs)
 
 
-@dataclass
-class UI:
-    url: str
-    process: subprocess.Popen
-
-
-def start_ui(db: str, *extra: str) -> UI:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "replayswarm", "ui", "--port", str(port), "--db", db, *extra],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wait_for_port(port, process)
-    return UI(f"http://127.0.0.1:{port}", process)
-
-
 @pytest.fixture(scope="module")
 def ui(history: History) -> Iterator[UI]:
     server = start_ui(history.db)
     yield server
-    server.process.terminate()
-    server.process.wait(10)
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        # Playwright's own waits evaluate strings, which the UI's strict CSP forbids. Bypassing it
-        # also makes the markup test stricter: escaping alone must keep recorded script inert.
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, bypass_csp=True)
-        page = context.new_page()
-        page.errors = []  # type: ignore[attr-defined]
-        page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
-        page.on("dialog", lambda d: (page.errors.append(f"dialog: {d.message}"), d.dismiss()))  # type: ignore[attr-defined]
-        yield page
-        browser.close()
+    server.stop()
 
 
 def shot(page: Page, name: str) -> None:
@@ -126,12 +93,8 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def charts_drawn(page: Page, count: int) -> None:
-    page.wait_for_function(f"document.querySelectorAll('.chart .main-svg').length >= {count}", timeout=15000)
-
-
 def test_runs_list_filters_sorts_and_compares_a_slowed_run(ui: UI, history: History, page: Page):
-    page.goto(ui.url + "/")
+    ui.sign_in(page)
     table = page.locator("#runs tbody tr")
     assert table.count() == len(history.runs) == 5
     assert "build=41" in page.locator("#runs").inner_text()
@@ -159,7 +122,7 @@ def test_runs_list_filters_sorts_and_compares_a_slowed_run(ui: UI, history: Hist
 
 def test_run_detail_shows_charts_endpoints_errors_and_configuration(ui: UI, history: History, page: Page):
     run_id = history.runs["replay"]
-    page.goto(f"{ui.url}/runs/{run_id}")
+    ui.sign_in(page, f"/runs/{run_id}")
     charts_drawn(page, 3)
     text = page.locator("main").inner_text()
     for expected in ("POST /accounts/login/", "GET /notes/{id}/edit/", "Aggregated", "No errors.", '"users": 5', "build=41"):
@@ -175,7 +138,7 @@ def test_run_detail_shows_charts_endpoints_errors_and_configuration(ui: UI, hist
 
 def test_a_capacity_run_is_shown_as_pictures_and_two_builds_compare_by_the_load_they_hold(ui: UI, history: History, page: Page):
     weak = history.runs["capacity-42"]
-    page.goto(f"{ui.url}/runs/{weak}")
+    ui.sign_in(page, f"/runs/{weak}")
     charts_drawn(page, 6)  # throughput, p95 per endpoint and failures against load; and the run's own
     answer = page.locator("#capacity-answer").inner_text()
     stored = json.loads(cli("run", str(weak), "--json", "--db", history.db).stdout)["answer"]
@@ -193,7 +156,7 @@ def test_a_capacity_run_is_shown_as_pictures_and_two_builds_compare_by_the_load_
 
 
 def test_recordings_and_scenario_sets_render_with_secrets_masked(ui: UI, page: Page):
-    page.goto(ui.url + "/recordings/")
+    ui.sign_in(page, "/recordings/")
     assert "mixed" in page.locator("#recordings").inner_text()
     page.goto(ui.url + "/recordings/mixed")
     assert page.locator("h2", has_text="Session").count() == 5
@@ -210,7 +173,7 @@ def test_recordings_and_scenario_sets_render_with_secrets_masked(ui: UI, page: P
 
 
 def test_recorded_markup_is_shown_as_text_and_never_runs(ui: UI, page: Page):
-    page.goto(ui.url + "/recordings/")
+    ui.sign_in(page, "/recordings/")
     page.click("text=evil <script>")
     page.locator("details summary").first.click()
     page.wait_for_timeout(500)
@@ -220,29 +183,6 @@ def test_recorded_markup_is_shown_as_text_and_never_runs(ui: UI, page: Page):
     assert XSS in text, "the recorded value is shown, as text"
     shot(page, "xss")
     assert page.errors == []  # type: ignore[attr-defined]
-
-
-def test_a_running_run_updates_live(history: History, ui: UI, page: Page, tmp_path: Path):
-    target = CountingTarget(delay=0.005)
-    yaml_file = scenario_file(tmp_path / "live.yaml", target.url, [("live", 1, [("/live", 0.05)])])
-    proc = subprocess.Popen([sys.executable, "-m", "replayswarm", "play", yaml_file, "--host", target.url, "--users", "3",
-                             "--duration", "12s", "--quiet", "--db", history.db], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 20
-        running = []
-        while not running and time.monotonic() < deadline:
-            running = rows(history.db, "SELECT id FROM runs WHERE status = 'running' AND requests > 0")
-            time.sleep(0.2)
-        assert running, "the run never showed up as running"
-        page.goto(f"{ui.url}/runs/{running[0]['id']}")
-        assert page.locator("#status").inner_text() == "running"
-        first = int(page.locator("[data-key=requests]").inner_text())
-        page.wait_for_function(f"Number(document.querySelector('[data-key=requests]').textContent) > {first}", timeout=15000)
-        page.wait_for_function("document.getElementById('status').textContent === 'completed'", timeout=30000)
-        charts_drawn(page, 3)
-    finally:
-        proc.wait(60)
-        target.close()
 
 
 def test_the_html_report_is_self_contained_and_opens_offline(history: History, page: Page, tmp_path: Path):
@@ -274,18 +214,18 @@ def test_the_html_report_is_self_contained_and_opens_offline(history: History, p
 
 
 def test_the_api_serves_runs_and_comparisons(ui: UI, history: History):
-    listed = requests.get(ui.url + "/api/runs", timeout=10).json()
+    listed = ui.api.get(ui.url + "/api/runs", timeout=10).json()
     assert {r["label"] for r in listed} >= {"replay", "fast", "slow"}
-    one = requests.get(f"{ui.url}/api/runs/{history.runs['fast']}", timeout=10).json()
+    one = ui.api.get(f"{ui.url}/api/runs/{history.runs['fast']}", timeout=10).json()
     assert one["total"]["requests"] == 200 and one["series"]["rps"]
-    compared = requests.get(f"{ui.url}/api/compare?run={history.runs['fast']}&run={history.runs['slow']}", timeout=10).json()
+    compared = ui.api.get(f"{ui.url}/api/compare?run={history.runs['fast']}&run={history.runs['slow']}", timeout=10).json()
     assert compared["comparisons"][0]["verdict"].startswith("REGRESSION")
-    assert requests.get(f"{ui.url}/api/runs/99999", timeout=10).status_code == 404
+    assert ui.api.get(f"{ui.url}/api/runs/99999", timeout=10).status_code == 404
 
 
 def test_foreign_host_headers_and_open_binds_are_refused(ui: UI, history: History):
     assert requests.get(ui.url + "/", headers={"Host": "attacker.example"}, timeout=10).status_code == 400
-    assert requests.get(ui.url + "/", headers={"Host": "localhost:1234"}, timeout=10).status_code == 200
+    assert ui.api.get(ui.url + "/", headers={"Host": "localhost:1234"}, timeout=10).status_code == 200
     open_bind = cli("ui", "--bind", "0.0.0.0", "--port", str(free_port()), "--db", history.db)
     assert open_bind.returncode == 2 and "add --auth USER:PASSWORD" in open_bind.stderr
     guarded = start_ui(history.db, "--auth", "ops:s3cret")
@@ -294,5 +234,4 @@ def test_foreign_host_headers_and_open_binds_are_refused(ui: UI, history: Histor
         assert requests.get(guarded.url + "/", auth=("ops", "wrong"), timeout=10).status_code == 401
         assert requests.get(guarded.url + "/", auth=("ops", "s3cret"), timeout=10).status_code == 200
     finally:
-        guarded.process.terminate()
-        guarded.process.wait(10)
+        guarded.stop()

@@ -97,11 +97,22 @@ def compare_(base: int, new: int, as_json: bool, db: str) -> None:
 @cli.command()
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8089, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--auth", metavar="USER:PASSWORD", help="Require HTTP basic auth (needed to bind beyond loopback).")
+@click.option("--allow-target", multiple=True, metavar="URL", help="A host runs started here may load (repeatable); with none, the UI only looks.")
+@click.option("--max-users", default=1000, show_default=True, type=click.IntRange(min=1), help="The most users one run started or steered here may use.")
+@click.option("--token", metavar="TOKEN", help="The token to sign in with (default: a random one, printed) [env REPLAYSWARM_UI_TOKEN].")
+@click.option("--auth", metavar="USER:PASSWORD", help="HTTP basic auth instead of a token (needed to bind beyond loopback).")
 @db_option
-def ui(bind: str, port: int, auth: str | None, db: str) -> None:
-    """Serve the web UI: runs, comparisons, recordings, scenario sets."""
+def ui(bind: str, port: int, allow_target: tuple[str, ...], max_users: int, token: str | None, auth: str | None, db: str) -> None:
+    """Serve the web UI: start, watch and steer runs; compare them; recordings and scenario sets.
+
+    Every page needs signing in, on loopback too: with the token printed at start (once, in the
+    address; a cookie carries on) or with --auth."""
+    import secrets
+
     from ..hosts import is_loopback_name
+    from ..play.plan import parse_target
+    from ..web.auth import Access
+    from ..web.launch import Policy
 
     credentials = None
     if auth is not None:
@@ -111,13 +122,20 @@ def ui(bind: str, port: int, auth: str | None, db: str) -> None:
         credentials = (user, password)
     if not is_loopback_name(bind) and credentials is None:
         raise UserError(f"--bind {bind} is reachable from other machines: add --auth USER:PASSWORD")
+    if token is not None and len(token) < 16:
+        raise UserError("--token is too short to guess-proof: give 16 characters or more")
+    for target in allow_target:
+        parse_target(target, "--allow-target")  # a typo is said now, not at the first Start
     from werkzeug.serving import run_simple
 
     from ..web import create_app
 
-    app = create_app(db, bind=bind, port=port, auth=credentials)
+    access = Access(basic=credentials) if credentials else Access(token=token or secrets.token_urlsafe(24))
+    app = create_app(db, bind=bind, port=port, access=access, policy=Policy(targets=allow_target, max_users=max_users))
     shown = f"[{bind}]" if ":" in bind else bind
-    click.echo(f"replayswarm UI on http://{shown}:{port}/ (Ctrl-C to stop)", err=True)
+    address = f"http://{shown}:{port}/" + (f"?token={access.token}" if access.token else "")
+    may = f"runs may load {', '.join(allow_target)} (at most {max_users} users)" if allow_target else "it only looks (no --allow-target)"
+    click.echo(f"replayswarm UI on {address} ({may}; Ctrl-C to stop)", err=True)
     run_simple(bind, port, app, threaded=True, use_reloader=False)
 
 

@@ -1,11 +1,12 @@
-"""The web UI: `create_app` and one Blueprint per area (runs, recordings, scenarios, api).
+"""The web UI: `create_app` and one Blueprint per area (runs, recordings, scenarios, api, auth).
 
-It only reads the database; templates and assets come from `ui/` (shipped in the wheel).
+It reads the database, and starts and steers runs as `replayswarm play` processes (`launch`),
+only towards the hosts its policy allows. Templates and assets come from `ui/` (shipped in the wheel).
 """
 
 from __future__ import annotations
 
-import hmac
+import secrets
 
 from flask import Flask, Response, abort, request, send_file
 
@@ -13,14 +14,20 @@ from ..db import open_db
 from ..hosts import host_of, is_loopback_name
 from ..masking import mask_header
 from ..resources import plotly_path, ui_dir
+from .auth import Access, install
+from .launch import Policy
 
 
-def create_app(db_url: str, bind: str = "127.0.0.1", port: int = 8089, auth: tuple[str, str] | None = None) -> Flask:
+def create_app(db_url: str, bind: str = "127.0.0.1", port: int = 8089, access: Access | None = None, policy: Policy = Policy()) -> Flask:
+    """The UI's Flask app. access: how requests authenticate (default: a fresh random token, in
+    `app.config["REPLAYSWARM_TOKEN"]`); policy: where and how much load it may start."""
     ui = ui_dir()
     app = Flask(__name__, template_folder=str(ui / "templates"), static_folder=str(ui / "static"), static_url_path="/static")
     app.extensions["replayswarm.engine"] = open_db(db_url)
-    app.config["REPLAYSWARM_BIND"] = bind
-    app.config["REPLAYSWARM_PORT"] = port
+    app.extensions["replayswarm.policy"] = policy
+    app.config.update(REPLAYSWARM_DB=db_url, REPLAYSWARM_BIND=bind, REPLAYSWARM_PORT=port)
+    access = access or Access(token=secrets.token_urlsafe(24))
+    app.config["REPLAYSWARM_TOKEN"] = access.token
 
     from .api import bp as api
     from .recordings import bp as recordings
@@ -31,22 +38,22 @@ def create_app(db_url: str, bind: str = "127.0.0.1", port: int = 8089, auth: tup
         app.register_blueprint(blueprint)
 
     @app.before_request
-    def guard() -> Response | None:
+    def guard() -> None:
         # DNS rebinding: a page on another site must not reach this UI through a name it controls.
         host = host_of(request.host or "").lower()
         if not (is_loopback_name(host) or host == bind.lower()):
             abort(400, description=f"Host {request.host!r} is not this UI's address")
-        if auth is not None:
-            given = request.authorization
-            if given is None or not (hmac.compare_digest(given.username or "", auth[0]) and hmac.compare_digest(given.password or "", auth[1])):
-                return Response("Authentication required\n", 401, {"WWW-Authenticate": 'Basic realm="replayswarm"'})
-        return None
+
+    install(app, access, port)  # after the Host check: a foreign Host is refused before anything else
 
     @app.after_request
     def headers(response: Response) -> Response:
         # Recorded traffic is shown here: nothing from it may run as script.
-        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'")
+        # A page that starts load must not be framed by another one either (clickjacking).
+        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                                    "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
     @app.template_filter("shown_header")

@@ -15,7 +15,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 @bp.get("/runs")
 def runs() -> ResponseReturnValue:
-    return jsonify(list_runs(engine()))
+    status = request.args.get("status")
+    return jsonify([r for r in list_runs(engine()) if status is None or r["status"] == status])
 
 
 @bp.get("/runs/<int:run_id>")

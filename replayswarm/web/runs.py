@@ -1,15 +1,21 @@
-"""Runs: the history, one run, and the comparison of two or more."""
+"""Runs: the history, one run, the comparison of two or more; starting a run and steering one."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from ..compare import compare
 from ..errors import UserError
-from ..runs import get_run, list_runs, series
+from ..record.store import summaries
+from ..runs import control, get_run, list_runs, series
+from ..scenario.store import list_sets
 from . import engine
+from .launch import Policy, command, start
+
+MAX_DATA = 16 * 1024 * 1024  # a --data CSV sent with the form: rows of variables, not a data set
 
 bp = Blueprint("runs", __name__)
 
@@ -29,6 +35,7 @@ def index() -> str:
     sort = sort if sort in SORTABLE else "id"
     descending = request.args.get("order", "desc") == "desc"
     runs.sort(key=lambda r: (r[sort] is None, r[sort] if r[sort] is not None else 0), reverse=descending)
+    runs.sort(key=lambda r: r["status"] != "running")  # stable: running runs first, each part as sorted
     return render_template("runs.html", runs=runs, q=text, status=status, sort=sort, descending=descending, sortable=SORTABLE)
 
 
@@ -42,7 +49,56 @@ def _run_or_404(run_id: int) -> dict[str, Any]:
 @bp.get("/runs/<int:run_id>")
 def detail(run_id: int) -> str:
     run = _run_or_404(run_id)
-    return render_template("run.html", run=run, series=series(engine(), run_id))
+    return render_template("run.html", run=run, series=series(engine(), run_id), policy=_policy())
+
+
+def _policy() -> Policy:
+    return current_app.extensions["replayswarm.policy"]  # type: ignore[no-any-return]
+
+
+@bp.route("/runs/new", methods=["GET", "POST"])
+def new() -> ResponseReturnValue:
+    """The New run form; posting it starts `replayswarm play` (or `capacity`) as its own process."""
+    sets = [s["name"] for s in list_sets(engine())]
+    recordings = [r.name for r in summaries(engine())]
+    policy = _policy()
+    form = request.form if request.method == "POST" else request.args
+    if request.method == "GET" or not policy.targets:
+        return render_template("new_run.html", sets=sets, recordings=recordings, policy=policy, form=form, error=None)
+    try:
+        args = command(form, {*sets, *recordings}, policy)
+        upload = request.files.get("data")
+        data = upload.stream.read(MAX_DATA + 1) if upload and upload.filename else None
+        if data is not None and len(data) > MAX_DATA:
+            raise UserError(f"the data file is over {MAX_DATA // 2**20} MiB")
+        started = start(engine(), current_app.config["REPLAYSWARM_DB"], args, data)
+    except UserError as exc:
+        return render_template("new_run.html", sets=sets, recordings=recordings, policy=policy, form=form, error=str(exc)), 400
+    if started.run_id is None:
+        flash(f"The run (process {started.pid}) is still validating its scenarios: it shows here once it starts.")
+        return redirect(url_for("runs.index"), 303)
+    return redirect(url_for("runs.detail", run_id=started.run_id), 303)
+
+
+@bp.post("/runs/<int:run_id>/control")
+def steer(run_id: int) -> ResponseReturnValue:
+    """Stop a running run, or change its user count (within this UI's cap); CLI runs too."""
+    try:
+        if request.form.get("action") == "stop":
+            control(engine(), run_id, stop=True)
+            flash("Stop asked for: the run ends within a second or two, keeping what it measured.")
+        else:
+            text = request.form.get("users", "").strip()
+            if not text.isdigit():
+                raise UserError(f"users {text!r} is not a whole number")
+            users, cap = int(text), _policy().max_users
+            if users > cap:
+                raise UserError(f"{users} users is over this UI's cap of {cap} a run (replayswarm ui --max-users)")
+            control(engine(), run_id, users=users)
+            flash(f"{users} users asked for: the run moves there at its spawn rate.")
+    except UserError as exc:
+        flash(f"Refused: {exc}", "error")
+    return redirect(url_for("runs.detail", run_id=run_id), 303)
 
 
 @bp.get("/compare")

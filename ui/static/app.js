@@ -22,7 +22,9 @@ function drawRun(data) {
     Object.assign({}, LAYOUT, { title: { text: "Requests and failures per second" }, xaxis: axis("seconds"), yaxis: axis("per second") }), CONFIG);
   Plotly.react("chart-latency", [line(x, s.p50_ms, "p50"), line(x, s.p95_ms, "p95"), line(x, s.p99_ms, "p99")],
     Object.assign({}, LAYOUT, { title: { text: "Response time (ms)" }, xaxis: axis("seconds"), yaxis: axis("ms") }), CONFIG);
-  Plotly.react("chart-users", [line(x, s.users, "users", { line: { shape: "hv" } })],
+  const users = [line(x, s.users, "users", { line: { shape: "hv" } })];
+  if (s.target_users && s.target_users.some((v) => v !== null)) users.push(line(x, s.target_users, "asked for", { line: { shape: "hv", dash: "dot" } }));
+  Plotly.react("chart-users", users,
     Object.assign({}, LAYOUT, { title: { text: "Active users" }, xaxis: axis("seconds"), yaxis: axis("users") }), CONFIG);
 }
 
@@ -46,13 +48,61 @@ function refreshRun(data) {
     const body = document.querySelector("#endpoints tbody");
     body.replaceChildren(...run.endpoints.concat([run.total]).map((e, i, all) => {
       const tr = document.createElement("tr");
-      if (i === all.length - 1) tr.className = "total";
-      [e.name, e.requests, e.failures, fmt(e.p50_ms, 1), fmt(e.p90_ms, 1), fmt(e.p95_ms, 1), fmt(e.p99_ms, 1), fmt(e.max_ms, 1), e.avg_size, fmt(e.rps, 1), e.deviations]
-        .forEach((v) => { const td = document.createElement("td"); td.textContent = String(v); tr.appendChild(td); });
-      return tr;
+      tr.className = (i === all.length - 1 ? "total" : "") + (e.failures ? " failing" : "");
+      return cells(tr, [e.name, e.requests, e.failures, fmt(e.p50_ms, 1), fmt(e.p90_ms, 1), fmt(e.p95_ms, 1), fmt(e.p99_ms, 1), fmt(e.max_ms, 1), e.avg_size, fmt(e.rps, 1), e.deviations]);
     }));
+    fillErrors(run.errors);
+    if (run.kind === "capacity" && document.getElementById("chart-capacity-rps")) {
+      drawCapacity({ steps: run.steps, answer: run.answer, unit: readJSON("capacity-data").unit });
+    }
     document.getElementById("status").textContent = run.status;
+    // Once it ends, the page as rendered for an ended run: its answer, no controls.
     if (run.status === "running") setTimeout(() => refreshRun(data), 2000);
+    else location.reload();
+  });
+}
+
+function cells(tr, values) {
+  values.forEach((v) => { const td = document.createElement("td"); td.textContent = String(v); tr.appendChild(td); });
+  return tr;
+}
+
+function fillErrors(errors) {
+  const table = document.getElementById("errors");
+  if (!table) return;
+  table.hidden = errors.length === 0;
+  const none = document.getElementById("no-errors");
+  if (none) none.hidden = errors.length > 0;
+  table.querySelector("tbody").replaceChildren(...errors.map((e) => cells(document.createElement("tr"), [e.endpoint, e.kind, e.count, e.sample])));
+}
+
+function refreshRuns() {
+  // The runs list while some run is going: their numbers, from text only; a run that ended reloads the list.
+  fetch("/api/runs?status=running").then((r) => r.json()).then((running) => {
+    const live = new Map(running.map((r) => [String(r.id), r]));
+    let ended = false;
+    document.querySelectorAll("#runs tbody tr.running").forEach((tr) => {
+      const r = live.get(tr.dataset.run);
+      if (!r) { ended = true; return; }
+      setText(tr, "[data-key=duration_s]", fmt(r.duration_s, 0));
+      setText(tr, "[data-key=requests]", String(r.requests));
+      setText(tr, "[data-key=error_pct]", fmt(r.error_pct, 2));
+      setText(tr, "[data-key=p95_ms]", fmt(r.p95_ms, 1));
+      setText(tr, "[data-key=rps]", fmt(r.rps, 1));
+    });
+    if (ended || running.length > document.querySelectorAll("#runs tbody tr.running").length) location.reload();
+    else setTimeout(refreshRuns, 3000);
+  });
+}
+
+function showFor(form) {
+  // The New run form shows the fields of the chosen kind (run or capacity search) and load.
+  const kind = form.querySelector("input[name=kind]:checked").value;
+  const stages = form.querySelector("input[name=load][value=stages]");
+  if (kind === "capacity" && stages.checked) form.querySelector("input[name=load][value=users]").checked = true;
+  const key = kind + ":" + form.querySelector("input[name=load]:checked").value;
+  form.querySelectorAll("[data-show]").forEach((el) => {
+    el.hidden = !el.dataset.show.split(" ").some((p) => p === key || p === kind + ":*");
   });
 }
 
@@ -113,4 +163,10 @@ window.addEventListener("DOMContentLoaded", () => {
   if (capacity) drawCapacity(capacity);
   const compare = readJSON("compare-data");
   if (compare) drawCompare(compare);
+  if (document.querySelector("#runs tbody tr.running")) setTimeout(refreshRuns, 3000);
+  const form = document.getElementById("new-run");
+  if (form) {
+    form.addEventListener("change", () => showFor(form));
+    showFor(form);
+  }
 });

@@ -1,0 +1,190 @@
+"""Starting runs from the UI: the New run form becomes a `replayswarm play` (or `capacity`) command,
+run as its own process, so a crash or restart of the UI neither stops nor loses it.
+
+`command` is pure: a form and the UI's policy in, the command line out, or a UserError naming what
+is refused. What the policy guards (where load may go, how much of it) is checked here; everything
+else (a malformed duration, an SLO, a source that fails validation) is play's to judge, and its
+one-line error comes back to the form.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+
+from ..db import reading
+from ..db.models import RunRow
+from ..errors import UserError
+from ..runs import aware
+from ..play.plan import Target, parse_target
+from ..play.shape import parse_stages
+
+LOADS = ("users", "stages", "arrival")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What this UI may start: load only towards `targets` (none: it only looks), at most
+    `max_users` virtual users in one run."""
+
+    targets: tuple[str, ...] = ()
+    max_users: int = 1000
+
+    def allows(self, host: str) -> bool:
+        wanted = parse_target(host, "host")
+        return any(_same_origin(wanted, parse_target(t, "--allow-target")) for t in self.targets)
+
+
+def _same_origin(a: Target, b: Target) -> bool:
+    return (a.scheme, a.host.lower(), a.port) == (b.scheme, b.host.lower(), b.port)
+
+
+def command(form: Mapping[str, str], sources: Collection[str], policy: Policy) -> list[str]:
+    """The `replayswarm` arguments a New run form asks for.
+
+    form: the form's fields (kind play|capacity, source, host, load users|stages|arrival, users,
+    spawn_rate, stages, arrival_rate, duration, thresholds, slos, start, step, step_duration,
+    max_time, max_users, processes, label, tags, variables); blank fields are left to play's defaults.
+    Raises UserError when the target is not allowed, the load is over the cap, or a field is missing.
+    """
+    field = {k: str(v).strip() for k, v in form.items()}
+    if not policy.targets:
+        raise UserError("this UI only looks: start it with --allow-target URL to start runs")
+    host = field.get("host", "")
+    if not host:
+        raise UserError("give the target host")
+    if not policy.allows(host):
+        raise UserError(f"{host} is not a target this UI may load (allowed: {', '.join(policy.targets)}; see `replayswarm ui --allow-target`)")
+    source = field.get("source", "")
+    if source not in sources:
+        raise UserError(f"no scenario set or recording named {source!r}")
+    kind = field.get("kind", "play")
+    if kind not in ("play", "capacity"):
+        raise UserError(f"unknown kind of run {kind!r}")
+    load = field.get("load", "users")
+    if load not in LOADS:
+        raise UserError(f"unknown load {load!r} (users, stages or arrival)")
+    args = [kind, f"--host={host}", "--quiet"]
+    args += _load(kind, load, field, policy.max_users)
+    for option, name in (("processes", "processes"), ("label", "label")):
+        if field.get(name):
+            args.append(f"--{option}={field[name]}")
+    args += [f"--tag={t}" for t in field.get("tags", "").split()]
+    args += [f"--var={v}" for v in _lines(field.get("variables", ""))]
+    checks = "slo" if kind == "capacity" else "threshold"
+    args += [f"--{checks}={t}" for t in _lines(field.get("slos" if kind == "capacity" else "thresholds", ""))]
+    return [*args, "--", source]  # `--`: a source named like an option stays the source
+
+
+def _load(kind: str, load: str, field: Mapping[str, str], cap: int) -> list[str]:
+    def number(name: str, label: str) -> int:
+        text = field.get(name, "")
+        if not text.isdigit() or int(text) < 1:
+            raise UserError(f"{label} {text!r} is not a whole number of at least 1")
+        return int(text)
+
+    def capped(users: int, what: str) -> int:
+        if users > cap:
+            raise UserError(f"{what} {users} is over this UI's cap of {cap} users a run (replayswarm ui --max-users)")
+        return users
+
+    spawn = [f"--spawn-rate={field['spawn_rate']}"] if field.get("spawn_rate") else []
+    if kind == "capacity":
+        top = capped(number("max_users", "Max users") if field.get("max_users") else cap, "Max users")
+        args = [f"--max-users={top}", *spawn]
+        if load == "arrival":
+            args.append(f"--arrival-rate={field.get('arrival_rate', '')}")
+        else:
+            args.append(f"--start={capped(number('start', 'Start'), 'Start')}")
+        if field.get("step"):
+            args.append(f"--step={number('step', 'Step')}")
+        for name in ("step_duration", "max_time"):
+            if field.get(name):
+                args.append(f"--{name.replace('_', '-')}={field[name]}")
+        return args
+    duration = field.get("duration") or None
+    if load == "users":
+        args = [f"--users={capped(number('users', 'Users'), 'Users')}", *spawn, f"--duration={duration or 'forever'}"]
+    elif load == "stages":
+        stages = field.get("stages", "")
+        shape = parse_stages(stages)
+        if shape.rate:  # an open model's users at once are not known ahead: the cap bounds them
+            args = [f"--stages={stages}", f"--max-users={cap}"]
+        else:
+            capped(int(shape.peak), "The stages peak at")
+            args = [f"--stages={stages}"]
+        args += [f"--duration={duration}"] if duration else []
+    else:
+        args = [f"--arrival-rate={field.get('arrival_rate', '')}", f"--max-users={cap}", f"--duration={duration or 'forever'}"]
+    return args
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+# -- the process ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Started:
+    run_id: int | None  # None: still validating after the wait; it shows in the runs list when it starts
+    pid: int
+
+
+def start(engine: Engine, db_url: str, args: list[str], data: bytes | None = None, wait: float = 60.0) -> Started:
+    """Run `replayswarm ARGS` detached from the UI and wait until its run row exists.
+
+    The process gets its own session (a Ctrl-C or the death of the UI does not reach it), the
+    database URL in its environment (not in `ps`), and a private file for a --data CSV, removed
+    once play has read it. Raises UserError with play's own message when it exits first."""
+    private = tempfile.mkdtemp(prefix="replayswarm-ui-")  # 0700
+    if data is not None:
+        path = os.path.join(private, "data.csv")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            f.write(data)
+        args = [args[0], f"--data={path}", *args[1:]]
+    # An unlinked file: the process keeps writing to it after the UI is gone, and it takes no room then.
+    errors = tempfile.TemporaryFile(dir=private)
+    began = time.time()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "replayswarm", *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
+        env={**os.environ, "REPLAYSWARM_DB": db_url}, start_new_session=True,
+    )
+    threading.Thread(target=process.wait, name=f"reap-{process.pid}", daemon=True).start()  # no zombies
+    try:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            run_id = _run_of(engine, process.pid, began)
+            if run_id is not None:
+                return Started(run_id, process.pid)
+            if process.poll() is not None:
+                errors.seek(0)
+                lines = [line.strip() for line in errors.read().decode(errors="replace").splitlines() if line.strip()]
+                said = lines[-1].removeprefix("Error: ") if lines else f"it exited with {process.returncode}"
+                raise UserError(f"the run did not start: {said}")
+            time.sleep(0.1)
+        return Started(None, process.pid)
+    finally:
+        errors.close()
+        for name in os.listdir(private):
+            os.unlink(os.path.join(private, name))
+        os.rmdir(private)
+
+
+def _run_of(engine: Engine, pid: int, began: float) -> int | None:
+    with reading(engine) as session:
+        rows = session.execute(
+            select(RunRow.id, RunRow.started).where(RunRow.pid == pid, RunRow.hostname == socket.gethostname()).order_by(RunRow.id.desc())
+        ).all()
+    # A pid is reused in time: only a run started after this launch is this one.
+    return next((run_id for run_id, started in rows if aware(started).timestamp() >= began - 1.0), None)
