@@ -221,12 +221,17 @@ def test_only_a_signed_in_page_of_the_ui_itself_starts_load_and_only_where_allow
     assert f"over this UI's cap of {CAP} users" in page.locator("#refused").inner_text()
     assert rows(setup.db, "SELECT count(*) AS n FROM runs")[0]["n"] == runs_before
     assert len(setup.target.requests) == served, "nothing was sent"
-    # With no allow-list the UI only looks.
+    # With no allow-list the UI only looks; replayswarm.toml can hold the list.
     looker = start_ui(setup.db)
     try:
         looker.sign_in(page, "/runs/new")
         assert "only looks" in page.locator("#look-only").inner_text()
         assert page.locator("#new-run").count() == 0
+        assert looker.api.post(looker.url + "/runs/new", data={"source": "visit-set", "host": setup.target.url, "users": "1"}, timeout=10).status_code == 403
     finally:
         looker.stop()
+    (tmp_path / "replayswarm.toml").write_text(f'[ui]\nallow-target = ["{setup.queue.url}"]\nmax-users = 7\n')
+    configured = start_ui(setup.db, cwd=tmp_path)
+    configured.stop()
+    assert f"runs may load {setup.queue.url} (at most 7 users)" in configured.log[0]
     assert page.errors == []  # type: ignore[attr-defined]

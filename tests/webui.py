@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import requests
@@ -40,11 +41,11 @@ class UI:
         self.process.wait(10)
 
 
-def start_ui(db: str, *extra: str) -> UI:
+def start_ui(db: str, *extra: str, cwd: Path = ROOT) -> UI:
     """`replayswarm ui` on a free port; the token is read from the line it prints at start."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "replayswarm", "ui", "--port", str(port), "--db", db, *extra],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     first = process.stderr.readline()
     token = re.search(r"\?token=(\S+) ", first)

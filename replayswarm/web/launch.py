@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
 
@@ -38,6 +38,7 @@ class Policy:
 
     targets: tuple[str, ...] = ()
     max_users: int = 1000
+    max_processes: int = field(default_factory=lambda: os.cpu_count() or 1)  # a form must not fork hundreds
 
     def allows(self, host: str) -> bool:
         wanted = parse_target(host, "host")
@@ -56,38 +57,40 @@ def command(form: Mapping[str, str], sources: Collection[str], policy: Policy) -
     max_time, max_users, processes, label, tags, variables); blank fields are left to play's defaults.
     Raises UserError when the target is not allowed, the load is over the cap, or a field is missing.
     """
-    field = {k: str(v).strip() for k, v in form.items()}
+    given = {k: str(v).strip() for k, v in form.items()}
     if not policy.targets:
         raise UserError("this UI only looks: start it with --allow-target URL to start runs")
-    host = field.get("host", "")
+    host = given.get("host", "")
     if not host:
         raise UserError("give the target host")
     if not policy.allows(host):
         raise UserError(f"{host} is not a target this UI may load (allowed: {', '.join(policy.targets)}; see `replayswarm ui --allow-target`)")
-    source = field.get("source", "")
+    source = given.get("source", "")
     if source not in sources:
         raise UserError(f"no scenario set or recording named {source!r}")
-    kind = field.get("kind", "play")
+    kind = given.get("kind", "play")
     if kind not in ("play", "capacity"):
         raise UserError(f"unknown kind of run {kind!r}")
-    load = field.get("load", "users")
+    load = given.get("load", "users")
     if load not in LOADS:
         raise UserError(f"unknown load {load!r} (users, stages or arrival)")
     args = [kind, f"--host={host}", "--quiet"]
-    args += _load(kind, load, field, policy.max_users)
-    for option, name in (("processes", "processes"), ("label", "label")):
-        if field.get(name):
-            args.append(f"--{option}={field[name]}")
-    args += [f"--tag={t}" for t in field.get("tags", "").split()]
-    args += [f"--var={v}" for v in _lines(field.get("variables", ""))]
+    args += _load(kind, load, given, policy.max_users)
+    processes = given.get("processes", "")
+    if processes and processes != "auto" and not (processes.isdigit() and 1 <= int(processes) <= policy.max_processes):
+        raise UserError(f"processes {processes!r}: give 1 to {policy.max_processes} (this machine's cores), or auto")
+    args += [f"--processes={processes}"] if processes else []
+    args += [f"--label={given['label']}"] if given.get("label") else []
+    args += [f"--tag={t}" for t in given.get("tags", "").split()]
+    args += [f"--var={v}" for v in _lines(given.get("variables", ""))]
     checks = "slo" if kind == "capacity" else "threshold"
-    args += [f"--{checks}={t}" for t in _lines(field.get("slos" if kind == "capacity" else "thresholds", ""))]
+    args += [f"--{checks}={t}" for t in _lines(given.get("slos" if kind == "capacity" else "thresholds", ""))]
     return [*args, "--", source]  # `--`: a source named like an option stays the source
 
 
-def _load(kind: str, load: str, field: Mapping[str, str], cap: int) -> list[str]:
+def _load(kind: str, load: str, form: Mapping[str, str], cap: int) -> list[str]:
     def number(name: str, label: str) -> int:
-        text = field.get(name, "")
+        text = form.get(name, "")
         if not text.isdigit() or int(text) < 1:
             raise UserError(f"{label} {text!r} is not a whole number of at least 1")
         return int(text)
@@ -97,25 +100,25 @@ def _load(kind: str, load: str, field: Mapping[str, str], cap: int) -> list[str]
             raise UserError(f"{what} {users} is over this UI's cap of {cap} users a run (replayswarm ui --max-users)")
         return users
 
-    spawn = [f"--spawn-rate={field['spawn_rate']}"] if field.get("spawn_rate") else []
+    spawn = [f"--spawn-rate={form['spawn_rate']}"] if form.get("spawn_rate") else []
     if kind == "capacity":
-        top = capped(number("max_users", "Max users") if field.get("max_users") else cap, "Max users")
+        top = capped(number("max_users", "Max users") if form.get("max_users") else cap, "Max users")
         args = [f"--max-users={top}", *spawn]
         if load == "arrival":
-            args.append(f"--arrival-rate={field.get('arrival_rate', '')}")
-        else:
+            args.append(f"--arrival-rate={form.get('arrival_rate', '')}")
+        elif form.get("start"):
             args.append(f"--start={capped(number('start', 'Start'), 'Start')}")
-        if field.get("step"):
+        if form.get("step"):
             args.append(f"--step={number('step', 'Step')}")
         for name in ("step_duration", "max_time"):
-            if field.get(name):
-                args.append(f"--{name.replace('_', '-')}={field[name]}")
+            if form.get(name):
+                args.append(f"--{name.replace('_', '-')}={form[name]}")
         return args
-    duration = field.get("duration") or None
+    duration = form.get("duration") or None
     if load == "users":
         args = [f"--users={capped(number('users', 'Users'), 'Users')}", *spawn, f"--duration={duration or 'forever'}"]
     elif load == "stages":
-        stages = field.get("stages", "")
+        stages = form.get("stages", "")
         shape = parse_stages(stages)
         if shape.rate:  # an open model's users at once are not known ahead: the cap bounds them
             args = [f"--stages={stages}", f"--max-users={cap}"]
@@ -124,7 +127,7 @@ def _load(kind: str, load: str, field: Mapping[str, str], cap: int) -> list[str]
             args = [f"--stages={stages}"]
         args += [f"--duration={duration}"] if duration else []
     else:
-        args = [f"--arrival-rate={field.get('arrival_rate', '')}", f"--max-users={cap}", f"--duration={duration or 'forever'}"]
+        args = [f"--arrival-rate={form.get('arrival_rate', '')}", f"--max-users={cap}", f"--duration={duration or 'forever'}"]
     return args
 
 

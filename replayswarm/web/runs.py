@@ -64,7 +64,8 @@ def new() -> ResponseReturnValue:
     policy = _policy()
     form = request.form if request.method == "POST" else request.args
     if request.method == "GET" or not policy.targets:
-        return render_template("new_run.html", sets=sets, recordings=recordings, policy=policy, form=form, error=None)
+        page = render_template("new_run.html", sets=sets, recordings=recordings, policy=policy, form=form, error=None)
+        return page if request.method == "GET" else (page, 403)  # a UI without --allow-target only looks
     try:
         args = command(form, {*sets, *recordings}, policy)
         upload = request.files.get("data")
