@@ -1,5 +1,6 @@
 # `make demo` and `make test` set up everything they need on a fresh machine:
-# a virtual environment in .venv, and Debian's chromium for the browser tests and the demo.
+# a virtual environment in .venv, Debian's chromium for the browser tests and the demo, and
+# Debian's PostgreSQL server for the tests that run on it.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 
-.PHONY: install chromium system-python test demo bench clean
+.PHONY: install chromium system-python postgresql test demo bench clean
 
 install: $(VENV)/.installed
 
@@ -25,8 +26,15 @@ chromium:
 system-python:
 	@[ "$$(id -u)" != 0 ] || /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends python3 python3-venv; }
 
-test: install chromium system-python
-	$(BIN)/pytest
+# The tests start throwaway PostgreSQL servers (tests/pg.py): Debian's server binaries.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends postgresql; }
+
+# Two tests at a time (most wait on servers, browsers and think times), then, one at a time,
+# those that measure capacity and timing and must have the machine to themselves.
+test: install chromium system-python postgresql
+	$(BIN)/pytest -n 2 -m "not alone"
+	$(BIN)/pytest -m alone
 
 demo: install chromium
 	$(BIN)/python -m tests.sites.demo

@@ -10,13 +10,25 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import Recorder, Site, start_notes_site, start_recorder
+from tests.pg import Server, start_server
 
 pytest_plugins = ["tests.webui"]  # the `page` fixture: real headless Chromium
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database: SQLite, or on PostgreSQL for tests marked `@BOTH` (tests.dbutil), which run on each."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return request.getfixturevalue("postgres").create_database()  # type: ignore[no-any-return]
     return f"sqlite:///{tmp_path / 'replayswarm.db'}"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Server]:
+    """One throwaway PostgreSQL server for the session (each xdist worker its own)."""
+    server = start_server()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

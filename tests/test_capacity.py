@@ -17,6 +17,8 @@ from tests.dbutil import rows
 from tests.helpers import ROOT, cli
 from tests.target import CountingTarget, scenario_file
 
+pytestmark = pytest.mark.alone  # accuracy against servers of known capacity: no other test beside it
+
 
 def fake_step(k: int, users: int, broken: bool, saturated: bool = False) -> Step:
     return Step(k=k, users=users, start_t=0, end_t=1, requests=100, failures=1 if broken else 0, rps=float(min(users, 35) * 10),

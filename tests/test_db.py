@@ -8,6 +8,7 @@ import stat
 
 from alembic.script import ScriptDirectory
 
+from tests.dbutil import BOTH, execute
 from tests.helpers import ROOT, cli
 
 HEAD = ScriptDirectory(str(ROOT / "migrations")).get_current_head()
@@ -44,42 +45,39 @@ def test_db_option_comes_from_flag_then_env_then_toml(tmp_path):
     assert broken.returncode == 2 and broken.stderr.startswith("Error: replayswarm.toml: not valid TOML")
 
 
-def test_db_upgrade_is_idempotent_and_names_the_revision(tmp_path):
-    path = tmp_path / "u.db"
-    first = cli("db", "upgrade", "--db", str(path))
+@BOTH
+def test_db_upgrade_is_idempotent_and_names_the_revision(db):
+    first = cli("db", "upgrade", "--db", db)
     assert first.returncode == 0 and f"schema empty -> {HEAD}" in first.stdout
-    again = cli("db", "upgrade", "--db", str(path))
+    again = cli("db", "upgrade", "--db", db)
     assert again.returncode == 0 and f"schema {HEAD}, up to date" in again.stdout
 
 
-def test_an_older_database_is_upgraded_by_db_upgrade_and_keeps_its_data(tmp_path):
+@BOTH
+def test_an_older_database_is_upgraded_by_db_upgrade_and_keeps_its_data(db):
     from alembic import command
 
     from replayswarm.db.engine import make_engine
     from replayswarm.db.migrate import _config
 
-    path = tmp_path / "old.db"
-    engine = make_engine(f"sqlite:///{path}")
-    command.upgrade(_config(engine), "0001")
-    with sqlite3.connect(path) as conn:
-        conn.execute("INSERT INTO recordings (name, source, created, allowed_hosts) VALUES ('kept', 'har', '2026-01-01', '[]')")
-    behind = cli("recordings", "--db", str(path))
+    command.upgrade(_config(make_engine(db)), "0001")
+    execute(db, "INSERT INTO recordings (name, source, created, allowed_hosts) VALUES ('kept', 'har', '2026-01-01', '[]')")
+    behind = cli("recordings", "--db", db)
     assert behind.returncode == 2 and "run `replayswarm db upgrade`" in behind.stderr
-    upgraded = cli("db", "upgrade", "--db", str(path))
+    upgraded = cli("db", "upgrade", "--db", db)
     assert upgraded.returncode == 0 and f"schema 0001 -> {HEAD}" in upgraded.stdout
-    assert '"name": "kept"' in cli("recordings", "--json", "--db", str(path)).stdout
+    assert '"name": "kept"' in cli("recordings", "--json", "--db", db).stdout
 
 
-def test_a_database_newer_than_the_code_is_refused(tmp_path):
-    path = tmp_path / "future.db"
-    assert cli("db", "upgrade", "--db", str(path)).returncode == 0
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+@BOTH
+def test_a_database_newer_than_the_code_is_refused(db):
+    assert cli("db", "upgrade", "--db", db).returncode == 0
+    execute(db, "UPDATE alembic_version SET version_num = '9999_from_the_future'")
     for args in (["recordings"], ["db", "upgrade"]):
-        result = cli(*args, "--db", str(path))
+        result = cli(*args, "--db", db)
         assert result.returncode == 2
         assert result.stderr == (
-            f"Error: database sqlite:///{path} has schema 9999_from_the_future, newer than this replayswarm knows: upgrade replayswarm\n"
+            f"Error: database {db} has schema 9999_from_the_future, newer than this replayswarm knows: upgrade replayswarm\n"
         )
 
 

@@ -76,7 +76,7 @@ def mutated(base: object) -> st.SearchStrategy:
         doc = base
         for _ in range(draw(st.integers(1, 3))):
             where = draw(st.sampled_from(paths(doc) or places))
-            if where and draw(st.booleans()) and isinstance(parent := _at(doc, where[:-1]), dict):
+            if where and draw(st.booleans()) and isinstance(_at(doc, where[:-1]), dict):
                 doc = copy.deepcopy(doc)
                 _at(doc, where[:-1]).pop(where[-1], None)
             else:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.dbutil import flows, rows
+from tests.dbutil import BOTH, flows, rows
 from tests.helpers import cli, free_port, wait_for_port
 from tests.test_record_browser import essence
 from tests.test_record_proxy import login_and_create
@@ -63,6 +63,7 @@ def minimal_har() -> dict:
     return {"log": {"version": "1.2", "creator": {"name": "test", "version": "1"}, "entries": [entry, failed]}}
 
 
+@BOTH
 def test_a_har_file_becomes_a_recording(db, tmp_path):
     har = tmp_path / "small.har"
     har.write_text(json.dumps(minimal_har()))
@@ -94,6 +95,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     return made
 
 
+@BOTH
 def test_bad_input_is_a_one_line_error_and_leaves_the_database_unchanged(db, tmp_path):
     good = tmp_path / "good.har"
     good.write_text(json.dumps(minimal_har()))

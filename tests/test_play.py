@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import pytest
 
-from tests.dbutil import rows
+from tests.dbutil import BOTH, execute, rows
 from tests.faults import FaultServer
 from tests.helpers import ROOT, cli, free_port, start_notes_site
 from tests.target import CountingTarget, scenario_file
@@ -176,6 +176,7 @@ def test_think_times_and_scenario_shares_follow_the_recording(db, tmp_path):
     assert sum(summary["iterations"].values()) == 600 == target.served
 
 
+@BOTH
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_stopped_run_keeps_everything_measured(db, tmp_path, sig):
     target = CountingTarget(delay=0.01)
@@ -199,6 +200,7 @@ def test_a_stopped_run_keeps_everything_measured(db, tmp_path, sig):
     assert run["requests"] == summary["requests"] == target.served > 50
 
 
+@BOTH
 def test_two_processes_split_the_users_and_their_totals_add_up(db, tmp_path):
     target = CountingTarget()
     yaml_file = scenario_file(tmp_path / "two.yaml", target.url, [("a", 1, [("/a", 0.01), ("/b", 0.01)])])
@@ -215,6 +217,7 @@ def test_two_processes_split_the_users_and_their_totals_add_up(db, tmp_path):
     assert per_second[0]["n"] == target.served and per_second[0]["users"] == 8
 
 
+@BOTH
 def test_thresholds_decide_the_exit_code(db, tmp_path):
     target = CountingTarget()
     yaml_file = scenario_file(tmp_path / "t.yaml", target.url, [("t", 1, [("/a", 0.0)])])
@@ -241,6 +244,7 @@ def test_thresholds_decide_the_exit_code(db, tmp_path):
     assert rows(db, "SELECT status FROM runs ORDER BY id DESC LIMIT 1") == [{"status": "failed"}]
 
 
+@BOTH
 def test_comparing_against_a_slowed_target_shows_the_regression(db, tmp_path):
     runs = []
     for delay in (0.0, 0.05):
@@ -255,16 +259,14 @@ def test_comparing_against_a_slowed_target_shows_the_regression(db, tmp_path):
     assert result["verdict"].startswith("REGRESSION")
     assert {"endpoint": "GET /page", "metric": "p95_ms"} in result["regressions"] and result["saturated"] == []
     # A run whose generator ran out of CPU is flagged wherever it is compared.
-    import sqlite3
-
-    with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
-        conn.execute("UPDATE runs SET saturated = 1 WHERE id = ?", (runs[1],))
+    execute(db, "UPDATE runs SET saturated = true WHERE id = :id", id=runs[1])
     flagged = cli("compare", *map(str, runs), "--db", db).stdout
     assert f"caution: run {runs[1]}'s load generator was saturated" in flagged
     listed = json.loads(cli("runs", "--json", "--db", db).stdout)
     assert [r["label"] for r in listed] == ["delay 0.0", "delay 0.05"]
 
 
+@BOTH
 def test_bad_input_is_refused_before_a_run_exists(db, tmp_path):
     target = CountingTarget()
     good = scenario_file(tmp_path / "g.yaml", target.url, [("g", 1, [("/a", 0.0)])])

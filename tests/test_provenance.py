@@ -10,8 +10,7 @@ from replayswarm.convert.recorded import Recorded
 from replayswarm.convert.sessions import split_visits
 from replayswarm.convert.provenance import Index
 from replayswarm.scenario.extract import apply
-from replayswarm.scenario.model import Extract
-from tests.test_convert_cores import T0, flow
+from tests.test_convert_cores import flow
 
 TOKEN_A, TOKEN_B = "Kq3Zr8Tn5Vw2Xy7Ab4Cd", "Lm9Pq2Rs6Tu1Vw8Xy3Za"
 

@@ -12,7 +12,7 @@ import time
 
 import requests
 
-from tests.dbutil import flows, rows
+from tests.dbutil import BOTH, as_json, flows, rows
 from tests.faults import FaultServer, body_bytes
 from tests.helpers import cli, free_port
 from tests.websocket import EchoWebSocketServer, websocket_roundtrip
@@ -49,6 +49,7 @@ def login_and_create(s: requests.Session, url: str) -> str:
     return r.headers["Location"]
 
 
+@BOTH
 def test_every_flow_of_a_login_session_is_stored_whole(site, db, recorder_factory):
     rec = recorder_factory("login")
     s = session_through(rec.proxy)
@@ -71,7 +72,7 @@ def test_every_flow_of_a_login_session_is_stored_whole(site, db, recorder_factor
     login_post = next(f for f in stored if f["method"] == "POST" and f["path"] == "/accounts/login/")
     assert "password=alice-pass-123" in login_post["request_body"]
     assert login_post["request_size"] == len(login_post["request_body"])
-    assert any(k.lower() == "set-cookie" and v.startswith("sessionid=") for k, v in json.loads(login_post["response_headers"]))
+    assert any(k.lower() == "set-cookie" and v.startswith("sessionid=") for k, v in as_json(login_post["response_headers"]))
     api = next(f for f in stored if f["path"] == "/api/notes/")
     assert api["query"] == "page=1"
     assert api["content_type"] == "application/json"
@@ -124,6 +125,7 @@ def vm_hwm_kib(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
+@BOTH
 def test_large_bodies_stream_through_and_keep_only_size_and_hash(db, recorder_factory):
     faults = FaultServer()
     rec = recorder_factory("large", "--body-cap", "65536")
@@ -208,6 +210,7 @@ def test_refuses_clients_that_are_not_on_loopback():
     assert remote2.error is None
 
 
+@BOTH
 def test_sigterm_mid_recording_loses_no_finished_flow(site, db, recorder_factory):
     rec = recorder_factory("busy")
     done: list[float] = []

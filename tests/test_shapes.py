@@ -8,9 +8,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.dbutil import rows
 from tests.helpers import ROOT, cli
 from tests.target import CountingTarget, scenario_file
+
+pytestmark = pytest.mark.alone  # seconds of stages and a stall are measured: no other test beside them
 
 
 def buckets(db: str, run_id: int) -> list[dict]:

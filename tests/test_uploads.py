@@ -10,7 +10,7 @@ import os
 
 from playwright.async_api import async_playwright
 
-from tests.dbutil import rows
+from tests.dbutil import BOTH, rows
 from tests.helpers import CHROMIUM, chromium_args, cli, start_notes_site, start_recorder
 
 PHOTO = os.urandom(40_000) + bytes(range(256)) * 4  # binary, NULs and every byte value included
@@ -34,6 +34,7 @@ def upload(proxy_port: int, site: str, path: str) -> None:
     asyncio.run(run())
 
 
+@BOTH
 def test_uploaded_files_arrive_byte_for_byte_with_a_fresh_csrf_token(db, tmp_path):
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(PHOTO)

@@ -12,11 +12,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from ..errors import UserError
+
+# A plain postgresql:// URL means psycopg 3, replayswarm's driver, where SQLAlchemy alone would
+# pick psycopg2; the URL stays as the user wrote it, in messages too.
+registry.register("postgresql", "sqlalchemy.dialects.postgresql.psycopg", "dialect")
 
 DEFAULT_URL = "sqlite:///replayswarm.db"
 BUSY_TIMEOUT_MS = 5000
@@ -46,13 +51,20 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise UserError(f"--db {url!r} is not a database URL") from None
+    if parsed.drivername == "postgres":  # the older spelling, still common in hosted settings
+        parsed = parsed.set(drivername="postgresql")
+    if parsed.drivername in ("postgresql", "postgresql+psycopg"):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise UserError("PostgreSQL needs the psycopg driver: pip install 'replayswarm[postgres]'") from None
     path = sqlite_path(url)
     if path is not None:
         _create_private_file(path)
     try:
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, pool_pre_ping=parsed.get_backend_name() != "sqlite")
     except Exception as exc:  # unknown dialect, missing driver
-        raise UserError(f"cannot use database {url!r}: {exc}") from None
+        raise UserError(f"cannot use database {parsed.render_as_string(hide_password=True)!r}: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
         _tune_sqlite(engine)
     return engine

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import base64
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -14,9 +17,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     false,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Named constraints keep Alembic's batch mode on SQLite able to find and alter them.
@@ -29,6 +34,26 @@ NAMING = {
 }
 
 SOURCES = ("proxy", "har", "mitmproxy")
+
+
+class Body(TypeDecorator[str]):
+    """Text as recorded, NUL characters included (a binary upload read as Latin-1, a text body that
+    holds one). PostgreSQL's text cannot hold NUL: there such a value is stored as base64 behind
+    a mark no recorded text starts with. The column stays TEXT: no migration, SQLite unchanged."""
+
+    impl = Text
+    cache_ok = True
+    MARK = "\ufdd0base64:"  # a Unicode noncharacter: never the start of real text
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None or dialect.name != "postgresql" or ("\x00" not in value and not value.startswith(self.MARK)):
+            return value
+        return self.MARK + base64.b64encode(value.encode("utf-8", "surrogatepass")).decode("ascii")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if isinstance(value, str) and value.startswith(self.MARK):
+            return base64.b64decode(value[len(self.MARK):]).decode("utf-8", "surrogatepass")
+        return value  # type: ignore[no-any-return]
 
 
 def utcnow() -> datetime:
@@ -91,7 +116,7 @@ class Flow(Base):
     query: Mapped[str] = mapped_column(Text, default="")
     http_version: Mapped[str] = mapped_column(String(16))
     request_headers: Mapped[list[list[str]]] = mapped_column(JSON)
-    request_body: Mapped[str | None] = mapped_column(Text)
+    request_body: Mapped[str | None] = mapped_column(Body)
     request_size: Mapped[int] = mapped_column(default=0)
     request_hash: Mapped[str | None] = mapped_column(String(64))
     # The request body's exact bytes when its text cannot give them back (binary, a charset
@@ -102,7 +127,7 @@ class Flow(Base):
     reason: Mapped[str | None] = mapped_column(String(255))
     response_headers: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     # Text bodies up to the cap; for the rest only size and sha256 are kept.
-    response_body: Mapped[str | None] = mapped_column(Text)
+    response_body: Mapped[str | None] = mapped_column(Body)
     response_size: Mapped[int] = mapped_column(default=0)
     response_hash: Mapped[str | None] = mapped_column(String(64))
     content_type: Mapped[str | None] = mapped_column(String(255))
@@ -110,7 +135,7 @@ class Flow(Base):
     # http | websocket | sse; the last two are kept for the record but cannot be replayed.
     kind: Mapped[str] = mapped_column(String(16), default="http")
     replayable: Mapped[bool] = mapped_column(default=True)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Body)
 
     recording: Mapped[Recording] = relationship(back_populates="flows")
 
@@ -175,7 +200,7 @@ class StepRow(Base):
     method: Mapped[str] = mapped_column(String(16))
     url: Mapped[str] = mapped_column(Text)
     headers: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
-    body: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Body)
     think_time: Mapped[float] = mapped_column(default=0.0)
     think_times: Mapped[list[float]] = mapped_column(JSON, default=list)
     expect_status: Mapped[int | None]
@@ -284,7 +309,7 @@ class RunErrorRow(Base):
     endpoint: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(100))
     count: Mapped[int] = mapped_column(default=0)
-    sample: Mapped[str] = mapped_column(Text, default="")
+    sample: Mapped[str] = mapped_column(Body, default="")
 
 
 class RunStepRow(Base):
