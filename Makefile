@@ -33,7 +33,7 @@ postgresql:
 # Two tests at a time (most wait on servers, browsers and think times), then, one at a time,
 # those that measure capacity and timing and must have the machine to themselves.
 test: install chromium system-python postgresql
-	$(BIN)/pytest -n 2 -m "not alone"
+	$(BIN)/pytest -n 2 --dist loadscope -m "not alone"
 	$(BIN)/pytest -m alone
 
 demo: install chromium
@@ -51,6 +51,8 @@ bench: install $(LOCUST)
 	$(BIN)/python bench/record_overhead.py
 	$(BIN)/python bench/play_throughput.py --locust $(LOCUST) --no-profile
 	$(BIN)/python bench/ui_speed.py
+	$(BIN)/python bench/ui_live.py
+	$(BIN)/python bench/ui_live.py --ui-core 1
 	$(BIN)/python bench/convert_scale.py
 	$(BIN)/python bench/parser_speed.py
 	$(BIN)/python bench/capacity_saturation.py
