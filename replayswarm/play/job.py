@@ -39,3 +39,21 @@ class Job:
     deadline: float | None = None
     max_rps: float | None = None  # this worker's share of --max-rps
     max_users: int | None = None  # open model: this worker's share of --max-users
+
+
+def share(total: int, n: int, w: int) -> int:
+    """Worker w's part of `total` split n ways, the remainder going to the first ones."""
+    return total // n + (1 if w < total % n else 0)
+
+
+def jobs(plan: Plan, settings: UserSettings, n: int, *, open_model: bool, iterations: int | None, max_users: int | None,
+         max_rps: float | None, stop_timeout: float, deadline: float | None) -> list[Job]:
+    """The jobs of a run's n worker processes, wherever they run: users numbered apart (worker w
+    numbers w, w + n, ...: a --data row goes to one user only), each a share of the totals."""
+    return [
+        Job(worker=w, plan=plan, settings=settings, first=w, stride=n, open_model=open_model,
+            iterations=None if iterations is None else share(iterations, n, w),
+            max_users=None if max_users is None else share(max_users, n, w),
+            stop_timeout=stop_timeout, deadline=deadline, max_rps=None if max_rps is None else max_rps / n)
+        for w in range(n)
+    ]

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import UserError
 from . import messages
-from .job import Job, UserSettings
+from .job import UserSettings, jobs
 from .lifeline import child_environment
 from ..scenario.model import ScenarioSet
 from .plan import MAX_ENDPOINTS, OTHER, PER_HOST, Plan, Target, compile_plan, map_origins, needed_variables, weighted_order
@@ -305,27 +305,14 @@ class _Run:
             self.pilot.interrupt()  # every finished step, and the answer so far, are kept
 
     def _start_workers(self) -> tuple[list[subprocess.Popen], dict[int, tuple[int, messages.Reader]]]:
-        n = self.settings.processes
         workers = []
         readers: dict[int, tuple[int, messages.Reader]] = {}
-        iterations = self.settings.iterations
-        for w in range(n):
+        duration = self.settings.duration
+        for job in jobs(self.plan, self.settings.user, self.settings.processes, open_model=self.pilot.rate,
+                        iterations=self.settings.iterations, max_users=self.settings.max_users, max_rps=self.settings.max_rps,
+                        stop_timeout=self.settings.stop_timeout,
+                        deadline=None if duration is None else duration + self.settings.stop_timeout + DEADLINE_MARGIN):
             read_fd, write_fd = os.pipe()
-            share = None if iterations is None else iterations // n + (1 if w < iterations % n else 0)
-            max_users = self.settings.max_users
-            job = Job(
-                worker=w,
-                plan=self.plan,
-                settings=self.settings.user,
-                first=w,
-                stride=n,
-                open_model=self.pilot.rate,
-                max_users=None if max_users is None else max_users // n + (1 if w < max_users % n else 0),
-                iterations=share,
-                stop_timeout=self.settings.stop_timeout,
-                deadline=None if self.settings.duration is None else self.settings.duration + self.settings.stop_timeout + DEADLINE_MARGIN,
-                max_rps=None if self.settings.max_rps is None else self.settings.max_rps / n,
-            )
             proc = subprocess.Popen(
                 [sys.executable, "-m", "replayswarm.play.worker", str(write_fd)],
                 stdin=subprocess.PIPE,
@@ -339,7 +326,7 @@ class _Run:
             messages.send(proc.stdin.fileno(), job)
             self.commands.append(proc.stdin)
             workers.append(proc)
-            readers[read_fd] = (w, messages.Reader(read_fd))
+            readers[read_fd] = (job.worker, messages.Reader(read_fd))
         return workers, readers
 
     def _loop(self, workers: Sequence[subprocess.Popen], readers: dict[int, tuple[int, messages.Reader]]) -> None:
