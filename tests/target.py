@@ -25,7 +25,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        server.log(self.path, self.headers.get("X-User"), time.time())
+        server.log(self.path, self.headers.get("X-User"), time.time(), self.headers.get("X-Row"))
 
     do_GET = do_POST = _answer
 
@@ -55,6 +55,7 @@ class CountingTarget:
                 threading.Thread(target=self._work, daemon=True).start()
         self.stalled_until = 0.0  # every request before this moment waits for it (a GC pause, a lock)
         self.requests: list[tuple[float, str, str | None]] = []
+        self.data_rows: list[tuple[str, str | None]] = []  # (X-Row, X-User) of requests that carried a --data row
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
@@ -63,9 +64,11 @@ class CountingTarget:
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
-    def log(self, path: str, user: str | None, when: float) -> None:
+    def log(self, path: str, user: str | None, when: float, row: str | None = None) -> None:
         with self._lock:
             self.requests.append((when, path, user))
+            if row is not None:
+                self.data_rows.append((row, user))
 
     def serve(self, path: str) -> int:
         """Spend the time this request takes here; its status."""

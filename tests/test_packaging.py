@@ -13,17 +13,18 @@ CHECK = """
 import sys
 import replayswarm, replayswarm.cli, replayswarm.record.store, replayswarm.record.har, replayswarm.masking
 import replayswarm.convert.shell, replayswarm.play.runner, replayswarm.play.console, replayswarm.runs, replayswarm.compare
+import replayswarm.play.cluster, replayswarm.play.remote
 try:
     replayswarm.cli.cli.main(["--help"], prog_name="replayswarm", standalone_mode=False)
     replayswarm.cli.cli.main(["record", "--help"], prog_name="replayswarm", standalone_mode=False)
 except SystemExit:
     pass
-heavy = sorted(m for m in ("gevent", "mitmproxy", "flask") if m in sys.modules)
+heavy = sorted(m for m in ("gevent", "mitmproxy", "flask", "locust", "zmq") if m in sys.modules)
 print("heavy:", heavy)
 """
 
 
-def test_importing_replayswarm_and_help_import_neither_gevent_nor_mitmproxy():
+def test_importing_replayswarm_and_help_import_neither_gevent_nor_mitmproxy_nor_locust():
     result = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert "Usage: replayswarm record" in result.stdout

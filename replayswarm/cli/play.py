@@ -36,6 +36,11 @@ _SHARED = [
     click.option("--spawn-rate", "-r", type=click.FloatRange(min=0, min_open=True), default=10, show_default=True, help="Users started per second."),
     click.option("--max-users", type=click.IntRange(min=1), help="The most users at once (with --step, --arrival-rate; capacity: where the search ends)."),
     click.option("--arrival-rate", metavar="RATE", help="Open model: start this many visits a second (20/s, 600/m), whatever the response times."),
+    click.option("--master", is_flag=True, help="Run the users on worker hosts (`replayswarm worker`), through Locust's distributed runner."),
+    click.option("--expect-workers", type=click.IntRange(min=1), default=1, show_default=True, help="With --master: worker hosts to wait for before starting."),
+    click.option("--expect-workers-max-wait", default="2m", show_default=True, metavar="DURATION", help="With --master: how long to wait for them."),
+    click.option("--master-bind-host", default="*", show_default=True, help="With --master: the interface worker hosts connect to."),
+    click.option("--master-bind-port", type=click.IntRange(1, 65535), default=5557, show_default=True, help="With --master: the port they connect to."),
     click.option("--quiet", "-q", is_flag=True, help="No live table or progress lines."),
     json_option,
     db_option,
@@ -53,13 +58,21 @@ def base_settings(*, source: str, host: str | None, host_map: tuple[str, ...], t
                   timeout: float, stop_timeout: float, max_body: str, label: str | None, tag: tuple[str, ...], processes: str,
                   data_file: Path | None, variables: tuple[str, ...], seed: int, insecure: bool, no_validate: bool,
                   allow_recorded_origin: bool, max_rps: float | None, spawn_rate: float, max_users: int | None,
-                  **_: Any) -> Any:
+                  master: bool = False, expect_workers: int = 1, expect_workers_max_wait: str = "2m", master_bind_host: str = "*",
+                  master_bind_port: int = 5557, **_: Any) -> Any:
     """PlaySettings from the shared options; the load shape is the caller's."""
     import os
 
     from ..play.job import UserSettings
     from ..play.runner import PlaySettings
 
+    cluster = None
+    if master:
+        if processes != "1":
+            raise UserError("--processes is each worker host's (`replayswarm worker --processes`), not the master's")
+        from ..play.remote import ClusterSettings
+
+        cluster = ClusterSettings(master_bind_host, master_bind_port, expect_workers, parse_duration(expect_workers_max_wait, "--expect-workers-max-wait"))
     if processes == "auto":
         count = os.cpu_count() or 1
     elif processes.isdigit() and int(processes) >= 1:
@@ -69,7 +82,7 @@ def base_settings(*, source: str, host: str | None, host_map: tuple[str, ...], t
     return PlaySettings(
         source=source, host=host, host_map=host_map, users=1, spawn_rate=spawn_rate, duration=None, processes=count,
         label=label, tags=_pairs(tag, "--tag"), stop_timeout=stop_timeout, validate=not no_validate,
-        allow_recorded_origin=allow_recorded_origin, max_rps=max_rps, max_users=max_users,
+        allow_recorded_origin=allow_recorded_origin, max_rps=max_rps, max_users=max_users, cluster=cluster,
         user=UserSettings(
             seed=seed, think_scale=think_scale, think_range=_think_range(think), timeout=timeout, insecure=insecure,
             max_body=parse_size(max_body, "--max-body"), variables=_pairs(variables, "--var"),

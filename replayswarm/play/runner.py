@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..errors import UserError
 from . import messages
 from .job import UserSettings, jobs
+from .remote import ClusterSettings, Relayed, start_relay
 from .lifeline import child_environment
 from ..scenario.model import ScenarioSet
 from .plan import MAX_ENDPOINTS, OTHER, PER_HOST, Plan, Target, compile_plan, map_origins, needed_variables, weighted_order
@@ -33,7 +34,7 @@ from .pilot import Pilot, SearchPilot
 from .shape import Shape, spawn
 from .sink import Batch, Sink, read_control, snapshot, start_run
 from .source import resolve
-from .stats import INTERNAL, VISITS, Counter, RunStats, measure
+from .stats import INTERNAL, VISITS, WORKERS, Counter, RunStats, measure
 from .thresholds import ErrorGuard, Threshold
 from .validation import Verdict, judge, literal_tokens, probe
 
@@ -69,6 +70,7 @@ class PlaySettings:
     max_users: int | None = None  # open model: visits that would pass it are dropped
     capacity: CapacitySettings | None = None  # a breaking-point search instead of a fixed shape
     allow_recorded_origin: bool = False  # load may go to the origin the recording was made on
+    cluster: ClusterSettings | None = None  # --master: the users run on worker hosts
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,11 @@ def play(engine: Engine, settings: PlaySettings, view: View) -> Outcome:
     verdicts: list[Verdict] = []
     if settings.validate:
         plan, verdicts = _validated(plan, source.scenario_set, settings.user, view)
+    relayed = None
+    if settings.cluster is not None:
+        # The worker hosts join before the run exists: a run that cannot start writes nothing.
+        relayed = start_relay(settings.cluster, view)
+        settings = replace(settings, processes=relayed.processes)
     started = time.time()
     run_id = start_run(
         engine,
@@ -208,9 +215,10 @@ def play(engine: Engine, settings: PlaySettings, view: View) -> Outcome:
         processes=settings.processes,
         label=settings.label,
         tags=dict(settings.tags),
-        config={**_config(settings, plan), "validation": [asdict(v) for v in verdicts]},
+        config={**_config(settings, plan), "validation": [asdict(v) for v in verdicts],
+                "workers": None if relayed is None else [{"host": h, "processes": n} for h, n in relayed.members]},
     )
-    return _Run(engine, settings, plan, run_id, started, view).execute()
+    return _Run(engine, settings, plan, run_id, started, view, relayed).execute()
 
 
 def _validated(plan: Plan, scenario_set: ScenarioSet, user: UserSettings, view: View) -> tuple[Plan, list[Verdict]]:
@@ -250,8 +258,10 @@ def _config(settings: PlaySettings, plan: Plan) -> dict[str, Any]:
 
 
 class _Run:
-    def __init__(self, engine: Engine, settings: PlaySettings, plan: Plan, run_id: int, started: float, view: View) -> None:
+    def __init__(self, engine: Engine, settings: PlaySettings, plan: Plan, run_id: int, started: float, view: View,
+                 relayed: Relayed | None = None) -> None:
         self.engine = engine
+        self.relayed = relayed  # a distributed run: the relay is its one worker, standing for every worker host
         self.settings = settings
         self.plan = plan
         self.run_id = run_id
@@ -308,10 +318,17 @@ class _Run:
         workers = []
         readers: dict[int, tuple[int, messages.Reader]] = {}
         duration = self.settings.duration
-        for job in jobs(self.plan, self.settings.user, self.settings.processes, open_model=self.pilot.rate,
-                        iterations=self.settings.iterations, max_users=self.settings.max_users, max_rps=self.settings.max_rps,
-                        stop_timeout=self.settings.stop_timeout,
-                        deadline=None if duration is None else duration + self.settings.stop_timeout + DEADLINE_MARGIN):
+        planned = jobs(self.plan, self.settings.user, self.settings.processes, open_model=self.pilot.rate,
+                       iterations=self.settings.iterations, max_users=self.settings.max_users, max_rps=self.settings.max_rps,
+                       stop_timeout=self.settings.stop_timeout,
+                       deadline=None if duration is None else duration + self.settings.stop_timeout + DEADLINE_MARGIN)
+        if self.relayed is not None:
+            r = self.relayed
+            assert r.process.stdin is not None
+            messages.send(r.process.stdin.fileno(), ("jobs", planned))
+            self.commands.append(r.process.stdin)
+            return [r.process], {r.fd: (-1, r.reader)}
+        for job in planned:
             read_fd, write_fd = os.pipe()
             proc = subprocess.Popen(
                 [sys.executable, "-m", "replayswarm.play.worker", str(write_fd)],
@@ -450,6 +467,14 @@ class _Run:
                 self.view.warn(f"worker {worker} is using over {SATURATED:.0%} of a CPU: the numbers understate what the target can do (use --processes)")
         elif kind == "failed":
             self.failures.append(f"worker {worker}: {message[2]}")
+        elif kind == "note":
+            self.view.note(message[1])
+        elif kind == "warn":
+            self.view.warn(message[1])
+        elif kind == "lost":
+            host = message[1]
+            self.stats.note(WORKERS, "lost", host)
+            self.view.warn(f"worker host {host} stopped answering: what it reported is kept, the other workers take over its users")
 
     def _totals(self, now: float) -> dict[str, Any]:
         total = self.stats.total()

@@ -15,6 +15,7 @@ from ..histogram import Histogram
 
 WINDOW = 10  # seconds: the coarser step of per-endpoint time series
 INTERNAL = "internal error"  # an exception in replayswarm itself: the run fails, whatever the target did
+WORKERS = "(workers)"  # a distributed run: where a worker host that was lost is counted, as "lost"
 VISITS = "(visits)"  # open model: where visits that could not start (--max-users) are counted, as "dropped"
 
 
@@ -174,6 +175,13 @@ class RunStats:
             self.touched_errors.add((name, kind))
         for scenario, n in delta["iterations"].items():
             self.iterations[scenario] = self.iterations.get(scenario, 0) + n
+
+    def note(self, name: str, kind: str, sample: str) -> None:
+        """One more event of a kind no worker counts (a lost worker host): kept with the errors."""
+        entry = self.errors.setdefault((name, kind), [0, ""])
+        entry[0] += 1
+        entry[1] = ", ".join(filter(None, [entry[1], sample]))[:500]
+        self.touched_errors.add((name, kind))
 
     def target(self, users: int, now: float) -> None:
         """What the load shape asks for this second (users, or arrivals a second)."""
