@@ -56,6 +56,7 @@ bench: install $(LOCUST)
 	$(BIN)/python bench/convert_scale.py
 	$(BIN)/python bench/parser_speed.py
 	$(BIN)/python bench/capacity_saturation.py
+	$(BIN)/python bench/distributed.py
 	$(BIN)/python bench/soak.py
 
 clean:
