@@ -64,6 +64,17 @@ def parse_size(text: str, option: str) -> int:
     return int(float(match.group(1)) * unit)
 
 
+def parse_processes(text: str) -> int:
+    """`--processes N|auto` → a number of worker processes (auto: one per core)."""
+    import os
+
+    if text == "auto":
+        return os.cpu_count() or 1
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise UserError(f"--processes {text!r} is not a number of processes (or auto)")
+
+
 # -- output helpers --------------------------------------------------------------------------
 
 

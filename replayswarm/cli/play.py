@@ -10,7 +10,7 @@ import click
 
 from ..db import open_db
 from ..errors import UserError
-from .base import _print_json, _print_table, _table, cli, db_option, json_option, parse_duration, parse_size
+from .base import _print_json, _print_table, _table, cli, db_option, json_option, parse_duration, parse_processes, parse_size
 
 # -- play --------------------------------------------------------------------------------------------
 
@@ -61,8 +61,6 @@ def base_settings(*, source: str, host: str | None, host_map: tuple[str, ...], t
                   master: bool = False, expect_workers: int = 1, expect_workers_max_wait: str = "2m", master_bind_host: str = "*",
                   master_bind_port: int = 5557, **_: Any) -> Any:
     """PlaySettings from the shared options; the load shape is the caller's."""
-    import os
-
     from ..play.job import UserSettings
     from ..play.runner import PlaySettings
 
@@ -73,12 +71,7 @@ def base_settings(*, source: str, host: str | None, host_map: tuple[str, ...], t
         from ..play.remote import ClusterSettings
 
         cluster = ClusterSettings(master_bind_host, master_bind_port, expect_workers, parse_duration(expect_workers_max_wait, "--expect-workers-max-wait"))
-    if processes == "auto":
-        count = os.cpu_count() or 1
-    elif processes.isdigit() and int(processes) >= 1:
-        count = int(processes)
-    else:
-        raise UserError(f"--processes {processes!r} is not a number of processes (or auto)")
+    count = parse_processes(processes)
     return PlaySettings(
         source=source, host=host, host_map=host_map, users=1, spawn_rate=spawn_rate, duration=None, processes=count,
         label=label, tags=_pairs(tag, "--tag"), stop_timeout=stop_timeout, validate=not no_validate,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from ..errors import UserError
-from .base import cli, parse_duration
+from .base import cli, parse_duration, parse_processes
 
 
 @cli.command()
@@ -18,12 +16,7 @@ from .base import cli, parse_duration
 def worker(master_host: str, master_port: int, processes: str, master_wait: str) -> int:
     """Run virtual users for a master on another host: it sends the plan, the data rows and the
     settings; this host sends back its statistics. Serves one run, then exits."""
-    if processes == "auto":
-        count = os.cpu_count() or 1
-    elif processes.isdigit() and int(processes) >= 1:
-        count = int(processes)
-    else:
-        raise UserError(f"--processes {processes!r} is not a number of processes (or auto)")
+    count = parse_processes(processes)
     wait = parse_duration(master_wait, "--master-wait")
     try:
         import locust  # noqa: F401  (the distributed engine; it makes this process a gevent one)
