@@ -84,13 +84,13 @@ def main() -> None:
     db = Path(ROOT / "replayswarm.db")
     print(f"\nEverything is in {db}; the scenario file is {yaml_file}.\n"
           f"Open the UI on this run:\n"
-          f"  .venv/bin/replayswarm ui      # then http://127.0.0.1:8089/runs/{run_id}\n"
+          f"  .venv/bin/replayswarm ui      # prints http://127.0.0.1:8089/?token=...: open that, then /runs/{run_id}\n"
           f"Or look from the command line:\n"
           f"  .venv/bin/replayswarm recording {name}          # the flows, secrets masked\n"
           f"  .venv/bin/replayswarm scenario {name}           # scenarios, think times, correlations\n"
           f"  .venv/bin/replayswarm run {run_id}                        # the run: endpoints, percentiles, errors\n"
           f"  .venv/bin/replayswarm compare {run_id} <another run>      # did it get slower?\n"
-          f"The capacity search is run {capacity_id}: http://127.0.0.1:8089/runs/{capacity_id} draws it.")
+          f"The capacity search is run {capacity_id}: /runs/{capacity_id} in the UI draws it.")
     sys.exit(played.returncode or searched.returncode)
 
 
