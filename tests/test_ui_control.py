@@ -221,6 +221,10 @@ def test_only_a_signed_in_page_of_the_ui_itself_starts_load_and_only_where_allow
     assert f"over this UI's cap of {CAP} users" in page.locator("#refused").inner_text()
     assert rows(setup.db, "SELECT count(*) AS n FROM runs")[0]["n"] == runs_before
     assert len(setup.target.requests) == served, "nothing was sent"
+    # A browser without the token gets the sign-in page, not the form.
+    page.context.clear_cookies()
+    page.goto(f"{ui.url}/runs/new")
+    assert page.locator("#new-run").count() == 0 and "needs the token it printed at start" in page.locator("#refused").inner_text()
     # With no allow-list the UI only looks; replayswarm.toml can hold the list.
     looker = start_ui(setup.db)
     try:
