@@ -59,7 +59,7 @@ def convert(
         _print_json({"name": conversion.scenario_set.name, **asdict(summary)})
         return
     s = conversion.scenario_set
-    click.echo(f"Converted {recording!r} into scenario set {s.name!r}: {summary.sessions} sessions -> {len(s.scenarios)} scenarios")
+    click.echo(f"Converted {recording!r} into scenario set {s.name!r}: {_count(summary.sessions, 'session')} -> {_count(len(s.scenarios), 'scenario')}")
     if summary.clamped:
         click.echo(f"  recorded pauses longer than --max-think {max_think}: {summary.clamped}, replayed as {max_think}")
     if summary.uncertain:
@@ -125,7 +125,7 @@ def scenario_(source: str, as_json: bool, delete: bool, db: str) -> None:
     if as_json:
         _print_json(scenario_view(scenario_set))
         return
-    click.echo(f"{scenario_set.name}: {len(scenario_set.scenarios)} scenarios from {', '.join(scenario_set.origins)}")
+    click.echo(f"{scenario_set.name}: {_count(len(scenario_set.scenarios), 'scenario')} from {', '.join(scenario_set.origins)}")
     for s in scenario_set.scenarios:
         click.echo(f"\n{s.name} (weight {s.weight})")
         table = _table("#", "think", "step", "expect", "extract", "substitute")
@@ -184,3 +184,7 @@ def _seen_to_vary(conversion: Any, flows: list[Any], url: str) -> frozenset[str]
             recorded = by_seq[conversion.step_flows[entry["scenario"]][entry["position"]]]
             varies |= varying(recorded, entry["headers"], entry["body"], origins)
     return frozenset(varies)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

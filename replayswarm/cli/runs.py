@@ -21,9 +21,9 @@ def runs(as_json: bool, db: str) -> None:
     if as_json:
         _print_json(rows)
         return
-    table = _table("id", "label", "source", "host", "users", "status", "requests", "fail %", "p95 ms", "req/s", "started")
+    table = _table("id", "kind", "label", "source", "host", "users", "status", "requests", "fail %", "p95 ms", "req/s", "started")
     for r in rows:
-        table.add_row(str(r["id"]), r["label"] or "", r["source"], r["host"], str(r["users"]), r["status"] + (" (saturated)" if r["saturated"] else ""),
+        table.add_row(str(r["id"]), r["kind"], r["label"] or "", r["source"], r["host"], str(r["users"]), r["status"] + (" (saturated)" if r["saturated"] else ""),
                       str(r["requests"]), f"{r['error_pct']:.1f}", f"{r['p95_ms']:.1f}", f"{r['rps']:.1f}", r["started"])
     _print_table(table, empty="No runs yet: `replayswarm play SOURCE --host URL --users N`.")
 
