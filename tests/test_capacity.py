@@ -58,6 +58,18 @@ def near(value: float | None, expected: float, within: float = 0.15) -> bool:
     return value is not None and abs(value - expected) <= within * expected
 
 
+def test_a_knee_needs_a_ceiling_throughput_that_still_climbs_has_none():
+    from replayswarm.play.capacity import knee
+
+    def steps(*pairs: tuple[int, float]) -> list[Step]:
+        return [Step(k, users, 0, 4, int(rps * 4), 0, rps, 1, 2, 3, 0.05, False, []) for k, (users, rps) in enumerate(pairs)]
+
+    # A little below the first step's line, and still adding most of a user's worth per user: no knee yet.
+    assert knee(steps((2, 3.35), (4, 6.3), (6, 9.0))) == (None, None)
+    # Flat from 24 users on (Little's law: 4 workers of 20 ms, 100 ms of thinking): the knee is 24.
+    assert knee(steps((12, 100.0), (24, 200.0), (36, 199.0), (48, 200.0))) == (24, 200.0)
+
+
 def test_the_knee_and_the_slo_limit_are_where_littles_law_puts_them(db, tmp_path):
     # W = 4 workers, S = 20 ms each, think time Z = 100 ms: throughput tops out at W/S = 200/s,
     # and the users' line N/(Z+S) meets it at N* = W(Z+S)/S = 24 users. Past it, a request

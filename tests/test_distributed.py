@@ -155,7 +155,8 @@ def test_no_master_a_stranger_a_latecomer_and_a_taken_port_are_one_line_each(db,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         out, err = run.communicate(timeout=60)
         said, _ = stranger.communicate(timeout=30)
-        assert run.returncode == 2 and err.splitlines()[-1] == "Error: 0 of 1 worker host(s) joined within 6 s (start them with `replayswarm worker --master-host HOST`)"
+        assert run.returncode == 2 and err.splitlines()[-1] == ("Error: 0 of 1 worker host(s) joined within 6 s "
+                                                          f"(start them with `replayswarm worker --master-host HOST --master-port {port}`)")
         assert "refused: it runs replayswarm 0.0.1, the master" in err and "run the same version on every machine" in said
         assert rows(db, "SELECT count(*) AS n FROM runs") == [{"n": 0}], "nothing half-written"
         # A worker that comes once the run has started is turned away.

@@ -39,7 +39,7 @@ _SHARED = [
     click.option("--master", is_flag=True, help="Run the users on worker hosts (`replayswarm worker`), through Locust's distributed runner."),
     click.option("--expect-workers", type=click.IntRange(min=1), default=1, show_default=True, help="With --master: worker hosts to wait for before starting."),
     click.option("--expect-workers-max-wait", default="2m", show_default=True, metavar="DURATION", help="With --master: how long to wait for them."),
-    click.option("--master-bind-host", default="*", show_default=True, help="With --master: the interface worker hosts connect to."),
+    click.option("--master-bind-host", default="127.0.0.1", show_default=True, help="With --master: the interface worker hosts connect to (0.0.0.0 for other machines: a private network only)."),
     click.option("--master-bind-port", type=click.IntRange(1, 65535), default=5557, show_default=True, help="With --master: the port they connect to."),
     click.option("--quiet", "-q", is_flag=True, help="No live table or progress lines."),
     json_option,
@@ -58,7 +58,7 @@ def base_settings(*, source: str, host: str | None, host_map: tuple[str, ...], t
                   timeout: float, stop_timeout: float, max_body: str, label: str | None, tag: tuple[str, ...], processes: str,
                   data_file: Path | None, variables: tuple[str, ...], seed: int, insecure: bool, no_validate: bool,
                   allow_recorded_origin: bool, max_rps: float | None, spawn_rate: float, max_users: int | None,
-                  master: bool = False, expect_workers: int = 1, expect_workers_max_wait: str = "2m", master_bind_host: str = "*",
+                  master: bool = False, expect_workers: int = 1, expect_workers_max_wait: str = "2m", master_bind_host: str = "127.0.0.1",
                   master_bind_port: int = 5557, **_: Any) -> Any:
     """PlaySettings from the shared options; the load shape is the caller's."""
     from ..play.job import UserSettings

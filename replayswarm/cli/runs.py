@@ -50,6 +50,8 @@ def run_(run_id: int, as_json: bool, db: str) -> None:
         table.add_row(e["name"], str(e["requests"]), str(e["failures"]), f"{e['p50_ms']:.1f}", f"{e['p90_ms']:.1f}", f"{e['p95_ms']:.1f}",
                       f"{e['p99_ms']:.1f}", f"{e['max_ms']:.1f}", str(e["avg_size"]), f"{e['rps']:.1f}")
     _print_table(table, empty="No requests.")
+    if run["config"].get("workers"):
+        click.echo("worker hosts: " + ", ".join(f"{w['host']} ({w['processes']} processes)" for w in run["config"]["workers"]))
     for e in run["errors"]:
         click.echo(f"error {e['endpoint']}: {e['kind']} x{e['count']} ({e['sample']})")
     for t in run["thresholds"]:

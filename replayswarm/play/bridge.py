@@ -65,6 +65,7 @@ class Bridge:
         self.over.set()
 
     def jobs(self, environment: Any, msg: Message, **_: Any) -> None:
+        print(f"worker: running virtual users in {len(msg.data['ids'])} process(es) for the master", file=sys.stderr)
         for job in pickle.loads(msg.data["jobs"]):
             read_fd, write_fd = os.pipe()
             proc = subprocess.Popen([sys.executable, "-m", "replayswarm.play.worker", str(write_fd)], stdin=subprocess.PIPE,
@@ -139,7 +140,7 @@ def serve(host: str, port: int, processes: int, wait: float) -> int:
     gevent.signal_handler(signal.SIGTERM, bridge.halt)
     gevent.signal_handler(signal.SIGINT, bridge.halt)
     gevent.spawn(bridge.master_gone)
-    print(f"worker: joined the master at {host}:{port} with {processes} process(es)", file=sys.stderr)
+    print(f"worker: connected to the master at {host}:{port}, offering {processes} process(es)", file=sys.stderr)
     bridge.over.wait()
     deadline = 30.0
     while any(p.poll() is None for p in bridge.workers.values()) and deadline > 0:

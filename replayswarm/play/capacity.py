@@ -29,6 +29,7 @@ from .thresholds import Threshold
 SETTLE = 0.25  # of a step, discarded as ramp before its numbers count (at least 2 s)
 UNSTEADY = 0.25  # coefficient of variation of a step's per-second req/s above which it is held again
 PLATEAU = 0.9  # throughput below this share of the users' line: the knee is passed
+GROWING = 0.5  # ...unless the heaviest load still added this share of a user's throughput per user
 
 
 @dataclass
@@ -214,6 +215,10 @@ def knee(steps: list[Step]) -> tuple[int | None, float | None]:
     heaviest = max(usable, key=lambda s: s.users)
     if heaviest.rps >= PLATEAU * slope * heaviest.users:
         return None, None  # still growing with users: the knee is beyond what was tried
+    previous = max((s for s in usable if s.users < heaviest.users), key=lambda s: s.users)
+    gain = (heaviest.rps - previous.rps) / (heaviest.users - previous.users)
+    if heaviest.rps >= ceiling and gain >= GROWING * slope:
+        return None, None  # the heaviest load still added throughput: no ceiling was measured yet
     return round(ceiling / slope), round(ceiling, 3)
 
 

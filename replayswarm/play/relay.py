@@ -53,6 +53,7 @@ class Master(MasterRunner):
 class Relay:
     def __init__(self, out: int, bind_host: str, port: int) -> None:
         self.out = out
+        self.port = port
         env = Environment(user_classes=[Slot])
         self.master: Master = env._create_runner(Master, master_bind_host=bind_host, master_bind_port=port)
         self.joined: list[cluster.Member] = []
@@ -114,8 +115,9 @@ class Relay:
         while len(self.joined) < expect and time.monotonic() < deadline:
             gevent.sleep(0.1)
         if len(self.joined) < expect:
+            port = "" if self.port == 5557 else f" --master-port {self.port}"
             self.tell(("refused", f"{len(self.joined)} of {expect} worker host(s) joined within {wait:g} s "
-                                  f"(start them with `replayswarm worker --master-host HOST`)"))
+                                  f"(start them with `replayswarm worker --master-host HOST{port}`)"))
             return False
         self.master.started = True
         self.members = cluster.number(self.joined)

@@ -24,7 +24,7 @@ class Says(Protocol):
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    bind_host: str = "*"  # where the master listens for worker hosts (Locust's default: every interface)
+    bind_host: str = "127.0.0.1"  # where the master listens for worker hosts: loopback unless told (it hands out plans)
     port: int = 5557
     expect_workers: int = 1  # worker hosts to wait for before the run starts
     wait: float = 120.0  # seconds to wait for them
@@ -59,7 +59,8 @@ def start_relay(c: ClusterSettings, say: Says) -> Relayed:
     )
     os.close(write_fd)
     reader = messages.Reader(read_fd)
-    say.note(f"master listening on {c.bind_host}:{c.port}: waiting up to {c.wait:g} s for {c.expect_workers} worker host(s)")
+    reach = " (only this machine can reach it: --master-bind-host 0.0.0.0 for others)" if c.bind_host in ("127.0.0.1", "localhost", "::1") else ""
+    say.note(f"master listening on {c.bind_host}:{c.port}{reach}: waiting up to {c.wait:g} s for {c.expect_workers} worker host(s)")
     found = _await_ready(reader, say)
     if found is None or found[0] != "ready":
         process.kill()

@@ -60,7 +60,8 @@ def _policy() -> Policy:
 def new() -> ResponseReturnValue:
     """The New run form; posting it starts `replayswarm play` (or `capacity`) as its own process."""
     sets = [s["name"] for s in list_sets(engine())]
-    recordings = [r.name for r in summaries(engine())]
+    # A recording converted under its own name is its scenario set, which play picks by that name.
+    recordings = [r.name for r in summaries(engine()) if r.name not in sets]
     policy = _policy()
     form = request.form if request.method == "POST" else request.args
     if request.method == "GET" or not policy.targets:

@@ -41,6 +41,8 @@ function refreshRun(data) {
     drawRun(run);
     const summary = document.getElementById("summary");
     setText(summary, "[data-key=duration_s]", fmt(run.duration_s, 0) + " s");
+    const now = run.series.users.filter((u) => u !== null);
+    if (run.status === "running" && now.length) setText(summary, "[data-key=users-now]", now[now.length - 1] + " now, " + run.users + " at the start");
     setText(summary, "[data-key=requests]", String(run.total.requests));
     setText(summary, "[data-key=failures]", run.total.failures + " (" + fmt(run.total.error_pct, 2) + "%)");
     setText(summary, "[data-key=rps]", fmt(run.total.rps, 1));
