@@ -25,7 +25,7 @@ from ..db import reading
 from ..db.models import RunRow
 from ..errors import UserError
 from ..runs import aware
-from ..play.plan import Target, parse_target
+from ..play.plan import parse_target
 from ..play.shape import parse_stages
 
 LOADS = ("users", "stages", "arrival")
@@ -41,12 +41,14 @@ class Policy:
     max_processes: int = field(default_factory=lambda: os.cpu_count() or 1)  # a form must not fork hundreds
 
     def allows(self, host: str) -> bool:
-        wanted = parse_target(host, "host")
-        return any(_same_origin(wanted, parse_target(t, "--allow-target")) for t in self.targets)
+        # parse_target gives scheme, lower-cased host and port (default ports filled in): one origin, one Target.
+        return parse_target(host, "host") in {parse_target(t, "--allow-target") for t in self.targets}
 
-
-def _same_origin(a: Target, b: Target) -> bool:
-    return (a.scheme, a.host.lower(), a.port) == (b.scheme, b.host.lower(), b.port)
+    def capped(self, users: int, what: str) -> int:
+        """`users`, if one run may have that many; else a UserError saying `what` is over the cap."""
+        if users > self.max_users:
+            raise UserError(f"{what} {users} is over this UI's cap of {self.max_users} users a run (replayswarm ui --max-users)")
+        return users
 
 
 def command(form: Mapping[str, str], sources: Collection[str], policy: Policy) -> list[str]:
@@ -75,7 +77,7 @@ def command(form: Mapping[str, str], sources: Collection[str], policy: Policy) -
     if load not in LOADS:
         raise UserError(f"unknown load {load!r} (users, stages or arrival)")
     args = [kind, f"--host={host}", "--quiet"]
-    args += _load(kind, load, given, policy.max_users)
+    args += _load(kind, load, given, policy)
     processes = given.get("processes", "")
     if processes and processes != "auto" and not (processes.isdigit() and 1 <= int(processes) <= policy.max_processes):
         raise UserError(f"processes {processes!r}: give 1 to {policy.max_processes} (this machine's cores), or auto")
@@ -88,26 +90,21 @@ def command(form: Mapping[str, str], sources: Collection[str], policy: Policy) -
     return [*args, "--", source]  # `--`: a source named like an option stays the source
 
 
-def _load(kind: str, load: str, form: Mapping[str, str], cap: int) -> list[str]:
+def _load(kind: str, load: str, form: Mapping[str, str], policy: Policy) -> list[str]:
     def number(name: str, label: str) -> int:
         text = form.get(name, "")
         if not text.isdigit() or int(text) < 1:
             raise UserError(f"{label} {text!r} is not a whole number of at least 1")
         return int(text)
 
-    def capped(users: int, what: str) -> int:
-        if users > cap:
-            raise UserError(f"{what} {users} is over this UI's cap of {cap} users a run (replayswarm ui --max-users)")
-        return users
-
     spawn = [f"--spawn-rate={form['spawn_rate']}"] if form.get("spawn_rate") else []
     if kind == "capacity":
-        top = capped(number("max_users", "Max users") if form.get("max_users") else cap, "Max users")
+        top = policy.capped(number("max_users", "Max users") if form.get("max_users") else policy.max_users, "Max users")
         args = [f"--max-users={top}", *spawn]
         if load == "arrival":
             args.append(f"--arrival-rate={form.get('arrival_rate', '')}")
         elif form.get("start"):
-            args.append(f"--start={capped(number('start', 'Start'), 'Start')}")
+            args.append(f"--start={policy.capped(number('start', 'Start'), 'Start')}")
         if form.get("step"):
             args.append(f"--step={number('step', 'Step')}")
         for name in ("step_duration", "max_time"):
@@ -116,18 +113,18 @@ def _load(kind: str, load: str, form: Mapping[str, str], cap: int) -> list[str]:
         return args
     duration = form.get("duration") or None
     if load == "users":
-        args = [f"--users={capped(number('users', 'Users'), 'Users')}", *spawn, f"--duration={duration or 'forever'}"]
+        args = [f"--users={policy.capped(number('users', 'Users'), 'Users')}", *spawn, f"--duration={duration or 'forever'}"]
     elif load == "stages":
         stages = form.get("stages", "")
         shape = parse_stages(stages)
         if shape.rate:  # an open model's users at once are not known ahead: the cap bounds them
-            args = [f"--stages={stages}", f"--max-users={cap}"]
+            args = [f"--stages={stages}", f"--max-users={policy.max_users}"]
         else:
-            capped(int(shape.peak), "The stages peak at")
+            policy.capped(int(shape.peak), "The stages peak at")
             args = [f"--stages={stages}"]
         args += [f"--duration={duration}"] if duration else []
     else:
-        args = [f"--arrival-rate={form.get('arrival_rate', '')}", f"--max-users={cap}", f"--duration={duration or 'forever'}"]
+        args = [f"--arrival-rate={form.get('arrival_rate', '')}", f"--max-users={policy.max_users}", f"--duration={duration or 'forever'}"]
     return args
 
 

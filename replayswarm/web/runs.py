@@ -93,9 +93,7 @@ def steer(run_id: int) -> ResponseReturnValue:
             text = request.form.get("users", "").strip()
             if not text.isdigit():
                 raise UserError(f"users {text!r} is not a whole number")
-            users, cap = int(text), _policy().max_users
-            if users > cap:
-                raise UserError(f"{users} users is over this UI's cap of {cap} a run (replayswarm ui --max-users)")
+            users = _policy().capped(int(text), "Users")
             control(engine(), run_id, users=users)
             flash(f"{users} users asked for: the run moves there at its spawn rate.")
     except UserError as exc:
