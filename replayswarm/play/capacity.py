@@ -210,7 +210,9 @@ def knee(steps: list[Step]) -> tuple[int | None, float | None]:
     usable = [s for s in steps if s.users > 0 and s.rps > 0 and not s.saturated]
     if len(usable) < 2:
         return None, None
-    slope = usable[0].rps / usable[0].users
+    # The users' line is the steepest any step measured: a step's ramp or a noisy second only
+    # ever lowers req/s per user, so the first step alone can read low (and the knee high).
+    slope = max(s.rps / s.users for s in usable)
     ceiling = max(s.rps for s in usable)
     heaviest = max(usable, key=lambda s: s.users)
     if heaviest.rps >= PLATEAU * slope * heaviest.users:
